@@ -1,0 +1,380 @@
+"""Segmentation: RFM scores and lifecycle stages computed from transactions.
+
+Issuers target benefits by value and by where a customer is in the lifecycle
+(获客 acquire → 激活 activate → 留存 retain → 升值 grow → 挽回 win back). This module turns a
+stream of transactions into the facts rules test: ``rfm.recency_days``, ``rfm.frequency``,
+``rfm.monetary``, ``rfm.score`` and ``lifecycle``.
+
+- **RFM**: recency = whole days since the last customer-initiated purchase; frequency = number
+  of purchases in the window; monetary = purchase amount in the window net of refunds. Each is
+  scored 1–5, by fixed cut-offs (:class:`RFMCutoffs`) or by quintiles over the population
+  (:func:`score_by_quantiles`).
+- **Lifecycle**: ``new`` (approved recently, no purchase yet), ``activating`` (within the
+  activation window after approval), ``active`` (a purchase within ``active_days``),
+  ``win_back`` (lapsed: no purchase for ``active_days`` but less than the dormancy period),
+  ``dormant`` (睡眠卡: no customer-initiated transaction for 18 months, the regulatory definition).
+
+>>> from cardbenefits.money import Money
+>>> import pendulum
+>>> at = pendulum.datetime(2026, 11, 30, tz="Asia/Shanghai")
+>>> acc = RFMAccumulator(at=at)
+>>> acc.add_purchase("c1", pendulum.datetime(2026, 11, 20, tz="Asia/Shanghai"), Money.of(300))
+>>> acc.add_purchase("c1", pendulum.datetime(2026, 10, 2, tz="Asia/Shanghai"), Money.of(80))
+>>> stats = acc.stats("c1")
+>>> stats.recency_days, stats.frequency, stats.monetary
+(10, 2, Money('380.00', 'CNY'))
+>>> score = RFMCutoffs.default().score(stats)
+>>> score.code, score.segment
+('511', 'promising')
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+import pendulum
+
+from cardbenefits.errors import FactError
+from cardbenefits.money import DEFAULT_CURRENCY, Money
+
+__all__ = [
+    "LifecyclePolicy",
+    "LifecycleStage",
+    "RFMAccumulator",
+    "RFMCutoffs",
+    "RFMScore",
+    "RFMStats",
+    "lifecycle_stage",
+    "score_by_quantiles",
+    "segment_attributes",
+]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class LifecycleStage(enum.StrEnum):
+    """Where a customer stands in the card lifecycle."""
+
+    NEW = "new"
+    ACTIVATING = "activating"
+    ACTIVE = "active"
+    WIN_BACK = "win_back"
+    DORMANT = "dormant"
+
+
+@attrs.frozen
+class RFMStats:
+    """Raw recency, frequency and monetary figures for one customer at an instant.
+
+    ``recency_days`` is ``None`` when the customer never made a purchase.
+    """
+
+    customer_id: str
+    recency_days: int | None
+    frequency: int
+    monetary: Money
+    last_purchase_at: datetime | None = None
+
+
+@attrs.frozen
+class RFMScore:
+    """Scores 1–5 for recency, frequency and monetary value, and the segment they imply."""
+
+    stats: RFMStats
+    r: int
+    f: int
+    m: int
+
+    @property
+    def code(self) -> str:
+        """The classic three-digit code, e.g. ``"545"``."""
+        return f"{self.r}{self.f}{self.m}"
+
+    @property
+    def total(self) -> int:
+        """Sum of the three scores (3–15)."""
+        return self.r + self.f + self.m
+
+    @property
+    def segment(self) -> str:
+        """A named value segment used by targeting rules.
+
+        ``champion`` (recent, frequent, high spend), ``loyal`` (frequent), ``big_spender``
+        (high amount, low frequency: wake with exclusive benefits), ``small_frequent`` (many
+        small purchases: small-multiple cashback), ``promising`` (recent but light),
+        ``at_risk`` (used to be good, lapsing), ``hibernating`` (low on everything).
+        """
+        r, f, m = self.r, self.f, self.m
+        if r >= 4 and f >= 4 and m >= 4:
+            return "champion"
+        if r <= 2 and (f >= 4 or m >= 4):
+            return "at_risk"
+        if f >= 4 and m <= 2:
+            return "small_frequent"
+        if m >= 4 and f <= 2:
+            return "big_spender"
+        if f >= 4:
+            return "loyal"
+        if r >= 4:
+            return "promising"
+        return "hibernating"
+
+    def as_record(self) -> dict[str, Any]:
+        """The ``rfm`` fact record that rules read."""
+        return {
+            "recency_days": self.stats.recency_days,
+            "frequency": self.stats.frequency,
+            "monetary": self.stats.monetary,
+            "score": self.total,
+            "r": self.r,
+            "f": self.f,
+            "m": self.m,
+            "segment": self.segment,
+        }
+
+
+def _ascending(name: str) -> Any:
+    def check(_inst: object, _attr: object, value: Sequence[Any]) -> None:
+        if len(value) != 4 or any(b <= a for a, b in itertools.pairwise(value)):
+            raise FactError("need 4 strictly ascending cut-offs", path=name, value=value)
+
+    return check
+
+
+@attrs.frozen
+class RFMCutoffs:
+    """Fixed cut-offs: four ascending boundaries per dimension give scores 1–5.
+
+    Recency scores high when *few* days passed; frequency and monetary score high when large.
+    A value equal to a boundary gets the higher band for frequency/monetary and the better
+    (higher) band for recency.
+
+    >>> cut = RFMCutoffs.default()
+    >>> cut.recency_score(None), cut.recency_score(7), cut.recency_score(400)
+    (1, 5, 1)
+    """
+
+    recency_days: tuple[int, ...] = attrs.field(validator=_ascending("recency_days"))
+    frequency: tuple[int, ...] = attrs.field(validator=_ascending("frequency"))
+    monetary: tuple[Money, ...] = attrs.field(validator=_ascending("monetary"))
+
+    @classmethod
+    def default(cls) -> RFMCutoffs:
+        """Cut-offs for a 12-month window typical of a mass-market card portfolio."""
+        return cls(
+            recency_days=(14, 30, 90, 180),
+            frequency=(3, 12, 36, 96),
+            monetary=(Money.of(1000), Money.of(6000), Money.of(24000), Money.of(60000)),
+        )
+
+    def recency_score(self, days: int | None) -> int:
+        """5 for the most recent band, 1 for the oldest or for no purchase at all."""
+        if days is None:
+            return 1
+        for i, bound in enumerate(self.recency_days):
+            if days <= bound:
+                return 5 - i
+        return 1
+
+    def frequency_score(self, count: int) -> int:
+        """1–5 from the frequency cut-offs."""
+        return 1 + sum(1 for bound in self.frequency if count >= bound)
+
+    def monetary_score(self, amount: Money) -> int:
+        """1–5 from the monetary cut-offs."""
+        return 1 + sum(1 for bound in self.monetary if amount >= bound)
+
+    def score(self, stats: RFMStats) -> RFMScore:
+        """Score one customer's figures."""
+        return RFMScore(
+            stats,
+            self.recency_score(stats.recency_days),
+            self.frequency_score(stats.frequency),
+            self.monetary_score(stats.monetary),
+        )
+
+
+def _quintile_scores(values: Sequence[tuple[Any, str]], higher_is_better: bool) -> dict[str, int]:
+    """Rank-based quintiles; equal values always get the same score (ties share a band)."""
+    ordered = sorted(values, key=lambda pair: (pair[0], pair[1]))
+    n = len(ordered)
+    scores: dict[str, int] = {}
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and ordered[j + 1][0] == ordered[i][0]:
+            j += 1
+        # The band of a run of ties is decided by its first position.
+        band = 1 + (i * 5) // n
+        score = band if higher_is_better else 6 - band
+        for k in range(i, j + 1):
+            scores[ordered[k][1]] = score
+        i = j + 1
+    return scores
+
+
+def score_by_quantiles(stats: Iterable[RFMStats]) -> dict[str, RFMScore]:
+    """Score a population by quintiles of each dimension (ties share a score).
+
+    Customers who never purchased get recency score 1.
+
+    >>> from cardbenefits.money import Money
+    >>> pop = [RFMStats(f"c{i}", i, i, Money.of(i * 100)) for i in range(1, 11)]
+    >>> scores = score_by_quantiles(pop)
+    >>> scores["c1"].code, scores["c10"].code
+    ('511', '155')
+    """
+    items = list(stats)
+    seen = [s for s in items if s.recency_days is not None]
+    r_scores = _quintile_scores([(s.recency_days, s.customer_id) for s in seen], higher_is_better=False)
+    f_scores = _quintile_scores([(s.frequency, s.customer_id) for s in items], higher_is_better=True)
+    m_scores = _quintile_scores([(s.monetary.amount, s.customer_id) for s in items], higher_is_better=True)
+    return {
+        s.customer_id: RFMScore(
+            s, r_scores.get(s.customer_id, 1), f_scores[s.customer_id], m_scores[s.customer_id]
+        )
+        for s in items
+    }
+
+
+@attrs.define
+class _Running:
+    last: datetime | None = None
+    count: int = 0
+    amount: Money = attrs.field(factory=Money.zero)
+
+
+@attrs.define
+class RFMAccumulator:
+    """Accumulates RFM figures from a stream of purchases and refunds (bounded memory).
+
+    Only purchases at or before ``at`` count; frequency and monetary count those inside the
+    window of ``window_days`` ending at ``at``. Refunds reduce monetary (never below zero).
+    """
+
+    at: datetime
+    window_days: int = 365
+    currency: str = DEFAULT_CURRENCY
+    _per_customer: dict[str, _Running] = attrs.field(factory=dict, init=False)
+    _window_start: datetime = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise FactError("the scoring instant must be time-zone aware", path="at", value=self.at)
+        self._window_start = pendulum.instance(self.at).subtract(days=self.window_days)
+
+    def _running(self, customer_id: str) -> _Running:
+        run = self._per_customer.get(customer_id)
+        if run is None:
+            run = self._per_customer[customer_id] = _Running(amount=Money.zero(self.currency))
+        return run
+
+    def add_purchase(self, customer_id: str, when: datetime, amount: Money) -> None:
+        """Count one customer-initiated purchase."""
+        if when > self.at:
+            return
+        run = self._running(customer_id)
+        if run.last is None or when > run.last:
+            run.last = when
+        if when > self._window_start:
+            run.count += 1
+            run.amount = run.amount + amount
+
+    def add_refund(self, customer_id: str, when: datetime, amount: Money) -> None:
+        """Deduct a refund from monetary value (a refund is not a purchase)."""
+        if when > self.at or when <= self._window_start:
+            return
+        run = self._running(customer_id)
+        run.amount = (run.amount - amount).max(Money.zero(self.currency))
+
+    def add_transaction(self, txn: Any) -> None:
+        """Feed a :class:`cardbenefits.facts.Transaction` (purchases and refunds count)."""
+        kind = str(txn.kind)
+        if kind == "purchase":
+            self.add_purchase(txn.customer_id, txn.transacted_at, txn.amount)
+        elif kind in ("refund", "reversal"):
+            self.add_refund(txn.customer_id, txn.transacted_at, txn.amount)
+
+    def customers(self) -> list[str]:
+        """Customers seen so far, sorted."""
+        return sorted(self._per_customer)
+
+    def stats(self, customer_id: str) -> RFMStats:
+        """Figures for one customer (zeros for a customer never seen)."""
+        run = self._per_customer.get(customer_id) or _Running(amount=Money.zero(self.currency))
+        recency = None if run.last is None else (self.at - run.last).days
+        return RFMStats(customer_id, recency, run.count, run.amount, run.last)
+
+    def all_stats(self) -> list[RFMStats]:
+        """Figures for every customer seen, sorted by id."""
+        return [self.stats(c) for c in self.customers()]
+
+
+@attrs.frozen
+class LifecyclePolicy:
+    """Thresholds of the lifecycle stages (days unless stated)."""
+
+    new_days: int = 30
+    activation_days: int = 90
+    active_days: int = 180
+    dormant_months: int = 18
+    timezone: str = DEFAULT_TIMEZONE
+
+
+def lifecycle_stage(
+    approved_at: datetime | None,
+    last_purchase_at: datetime | None,
+    at: datetime,
+    policy: LifecyclePolicy | None = None,
+) -> LifecycleStage:
+    """The lifecycle stage at ``at`` from the first approval and the last purchase.
+
+    >>> import pendulum
+    >>> tz = "Asia/Shanghai"
+    >>> at = pendulum.datetime(2026, 11, 30, tz=tz)
+    >>> lifecycle_stage(pendulum.datetime(2026, 11, 20, tz=tz), None, at)
+    <LifecycleStage.NEW: 'new'>
+    >>> lifecycle_stage(pendulum.datetime(2020, 1, 1, tz=tz), pendulum.datetime(2025, 5, 29, tz=tz), at)
+    <LifecycleStage.DORMANT: 'dormant'>
+    >>> lifecycle_stage(pendulum.datetime(2020, 1, 1, tz=tz), pendulum.datetime(2025, 5, 31, tz=tz), at)
+    <LifecycleStage.WIN_BACK: 'win_back'>
+    """
+    policy = policy or LifecyclePolicy()
+    if at.tzinfo is None:
+        raise FactError("the instant must be time-zone aware", path="at", value=at)
+    now = pendulum.instance(at).in_timezone(policy.timezone)
+    dormant_since = now.subtract(months=policy.dormant_months)
+    if last_purchase_at is None:
+        if approved_at is None:
+            return LifecycleStage.NEW
+        age_days = (now - pendulum.instance(approved_at)).days
+        if age_days < policy.new_days:
+            return LifecycleStage.NEW
+        if age_days < policy.activation_days:
+            return LifecycleStage.ACTIVATING
+        if approved_at <= dormant_since:
+            return LifecycleStage.DORMANT
+        return LifecycleStage.WIN_BACK
+    if last_purchase_at <= dormant_since:
+        return LifecycleStage.DORMANT
+    if approved_at is not None and (now - pendulum.instance(approved_at)).days < policy.activation_days:
+        return LifecycleStage.ACTIVATING
+    if (now - pendulum.instance(last_purchase_at)).days <= policy.active_days:
+        return LifecycleStage.ACTIVE
+    return LifecycleStage.WIN_BACK
+
+
+def segment_attributes(
+    score: RFMScore,
+    approved_at: datetime | None,
+    at: datetime,
+    policy: LifecyclePolicy | None = None,
+) -> Mapping[str, Any]:
+    """The ``rfm`` and ``lifecycle`` attributes to put on a :class:`~cardbenefits.facts.Customer`."""
+    stage = lifecycle_stage(approved_at, score.stats.last_purchase_at, at, policy)
+    return {"rfm": score.as_record(), "lifecycle": str(stage)}
