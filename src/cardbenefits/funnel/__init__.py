@@ -1,0 +1,26 @@
+"""Funnel campaigns (漏斗型促销): follow → draw → pay, prize pools and seeded draws.
+
+>>> from cardbenefits.funnel import Stage
+>>> [str(s) for s in Stage]
+['follow', 'draw', 'pay']
+"""
+
+from __future__ import annotations
+
+from cardbenefits.funnel.campaign import DrawLimits, FunnelCampaign, OutOfStock, Prize, PrizePool, Stage
+from cardbenefits.funnel.reasons import Reason
+from cardbenefits.funnel.state import FunnelEvent, FunnelStateError, ParticipantState, transition
+
+__all__ = [
+    "DrawLimits",
+    "FunnelCampaign",
+    "FunnelEvent",
+    "FunnelStateError",
+    "OutOfStock",
+    "ParticipantState",
+    "Prize",
+    "PrizePool",
+    "Reason",
+    "Stage",
+    "transition",
+]
