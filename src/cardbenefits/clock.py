@@ -227,7 +227,9 @@ def utc_key(value: _dt.datetime) -> _dt.datetime:
     >>> (a == b, utc_key(a) == utc_key(b))
     (True, False)
     """
-    return value.astimezone(_dt.UTC).replace(tzinfo=None)
+    u = value.astimezone(_dt.UTC)
+    # A plain datetime, so that arithmetic on keys gives plain timedeltas.
+    return _dt.datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
 
 
 @runtime_checkable
@@ -360,7 +362,7 @@ def _to_pendulum(value: _dt.datetime) -> pendulum.DateTime:
 
 
 def _micros(value: _dt.datetime) -> int:
-    delta = utc_key(value) - _EPOCH.naive()
+    delta = utc_key(value) - _dt.datetime(1970, 1, 1)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
