@@ -50,6 +50,7 @@ import attrs
 
 from cardbenefits.errors import EngineError
 from cardbenefits.funnel.campaign import OutOfStock, Prize, PrizePool
+from cardbenefits.ledger.entries import Charge
 
 __all__ = [
     "ALGORITHM",
@@ -58,6 +59,7 @@ __all__ = [
     "RecordingSource",
     "choose",
     "draw_number",
+    "prize_counters",
     "seed_fingerprint",
 ]
 
@@ -212,3 +214,15 @@ def choose(pool: PrizePool, number: DrawNumber, in_stock: Callable[[Prize], bool
     return DrawOutcome(
         number, total, point, drawn, prize_id, FALLBACK_REDRAW, redraw_total, redraw_point, out_of_stock=empty
     )
+
+
+def prize_counters(pool: PrizePool, prize: Prize, day: str) -> tuple[Charge, Charge]:
+    """The stock charges of winning ``prize`` on ``day`` (total, then daily), with their limits.
+
+    >>> pool = PrizePool("pool", [Prize("cut20", "满100减20", coupon_template="cut20", weight=1, stock=100,
+    ...                                 daily_stock=10)])
+    >>> [(c.counter, c.limit) for c in prize_counters(pool, pool.prizes[0], "2026-11-23")]
+    [('stock:prize:pool:cut20', Decimal('100')), ('stock:prize:pool:cut20:2026-11-23', Decimal('10'))]
+    """
+    base = f"stock:prize:{pool.id}:{prize.id}"
+    return Charge(base, 1, prize.stock), Charge(f"{base}:{day}", 1, prize.daily_stock)

@@ -1,0 +1,576 @@
+"""Funnel decisions: pure functions from (campaign, entrant, event, ledger view, instant) to a decision.
+
+Each stage has one decision function — :func:`decide_follow`, :func:`decide_draw`,
+:func:`decide_pay` — returning a :class:`FunnelDecision`: accepted or refused, the
+participant's state before and after, the reasons (data, rendered in ``zh_CN``/``en``) and
+the :class:`~cardbenefits.ledger.EntryBatch` to apply. Nothing is written here; the caller
+applies the batch (or uses :func:`run_draw`, which also handles a
+ledger refusal caused by a concurrent writer).
+
+Ledger shape (one batch per decision, keys derived from the event so replays are no-ops):
+
+- follow: key ``funnel:<campaign>:follow:<customer>``; one ``grant`` of asset
+  ``funnel:<campaign>:follow`` (1 unit, a zero-value stage marker; meta ``funnel.channel``).
+- draw: key ``funnel:<campaign>:draw:<request>``; a ``funnel:<campaign>:draw`` marker whose
+  charges hold the per-person limits (``draws:<campaign>:<person>`` and
+  ``draws:<campaign>:<person>:<day>``), the risk policy's counters and, for a win, the prize
+  stock (``stock:prize:<pool>:<prize>`` and ``stock:prize:<pool>:<prize>:<day>``), all with
+  their limits; meta records the random number and the outcome (see
+  :meth:`~cardbenefits.funnel.draws.DrawOutcome.meta`). A win adds the coupon issue entries
+  from the coupon issuer in the same batch, so stock is never taken without a coupon, nor a
+  coupon issued without stock.
+- pay: key ``funnel:<campaign>:pay:<redemption entry id>``; a ``funnel:<campaign>:pay``
+  marker referring to the redemption.
+
+The participant state is folded from these markers through the state machine
+(:func:`participant`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+import pendulum
+
+from cardbenefits.funnel.campaign import FunnelCampaign, Stage
+from cardbenefits.funnel.draws import (
+    DrawOutcome,
+    choose,
+    draw_number,
+    prize_counters,
+)
+from cardbenefits.funnel.reasons import Reason
+from cardbenefits.funnel.state import (
+    FunnelEvent,
+    FunnelStateError,
+    ParticipantState,
+    allowed,
+    transition,
+)
+from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, LedgerEntry
+from cardbenefits.ledger.protocol import Ledger, LedgerView
+from cardbenefits.money import Money
+from cardbenefits.risk import RiskPolicy, RiskSubject, assess
+
+__all__ = [
+    "CouponIssuer",
+    "Entrant",
+    "FunnelDecision",
+    "Participant",
+    "decide_draw",
+    "decide_follow",
+    "decide_pay",
+    "draw_counters",
+    "participant",
+    "run_draw",
+    "stage_asset",
+]
+
+_STATE_ZH = {
+    ParticipantState.NEW: "未参与",
+    ParticipantState.FOLLOWED: "已关注",
+    ParticipantState.DREW: "已抽奖",
+    ParticipantState.PAID: "已支付消费",
+}
+_EVENT_ZH = {FunnelEvent.FOLLOW: "关注", FunnelEvent.DRAW: "抽奖", FunnelEvent.PAY: "支付消费"}
+_STAGE_ZH = {Stage.FOLLOW: "关注", Stage.DRAW: "抽奖领券", Stage.PAY: "支付消费"}
+
+
+class CouponIssuer(Protocol):
+    """The coupon package's issue operation, as the funnel calls it.
+
+    Returns the ledger entries that put one coupon of ``template_id`` in the customer's
+    wallet (``issue`` entries, with any charges the coupon template itself needs). The funnel
+    puts them in the draw's batch, so they are applied atomically with the prize stock.
+    """
+
+    def __call__(
+        self,
+        template_id: str,
+        *,
+        customer_id: str,
+        person_id: str | None,
+        programme_id: str,
+        coupon_id: str,
+        at: datetime,
+        catalog_version: str,
+        view: LedgerView,
+    ) -> Sequence[LedgerEntry]:
+        """Entries issuing the coupon."""
+        ...
+
+
+@attrs.frozen
+class Entrant:
+    """Who takes part: the customer id, the person (证件号) behind their cards, the fact record
+    (from ``cardbenefits.facts.customer_record``) and the device used, if known."""
+
+    customer_id: str
+    person_id: str | None = None
+    record: Mapping[str, object] = attrs.field(factory=dict, eq=False, hash=False)
+    device_id: str | None = None
+
+    @property
+    def person(self) -> str:
+        """The key per-person limits count by (the person id, else the customer id)."""
+        return self.person_id or f"customer-{self.customer_id}"
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The customer's tags from the record (empty when unknown)."""
+        tags = self.record.get("tags")
+        return (
+            frozenset(str(t) for t in tags)
+            if isinstance(tags, (set, frozenset, list, tuple))
+            else frozenset()
+        )
+
+    def risk_subject(self) -> RiskSubject:
+        """The entrant as a risk subject."""
+        return RiskSubject(
+            self.customer_id, person_id=self.person_id, tags=self.tags, device_id=self.device_id
+        )
+
+
+@attrs.frozen
+class Participant:
+    """A participant's funnel position, folded from the ledger's stage markers."""
+
+    customer_id: str
+    state: ParticipantState = ParticipantState.NEW
+    channel: str | None = None
+    followed_at: datetime | None = None
+    draws: int = 0
+    wins: int = 0
+    paid_at: datetime | None = None
+
+
+@attrs.frozen
+class FunnelDecision:
+    """The funnel engine's answer to one event.
+
+    ``batch`` is what to apply (``None`` for a refusal: nothing to record). ``outcome`` holds
+    the audited draw for draw decisions that reached the pool.
+    """
+
+    campaign_id: str
+    customer_id: str
+    event: FunnelEvent
+    accepted: bool
+    state_before: ParticipantState
+    state_after: ParticipantState
+    reasons: tuple[Reason, ...]
+    batch: EntryBatch | None = None
+    outcome: DrawOutcome | None = None
+    replayed: bool = False
+
+    @property
+    def won(self) -> str | None:
+        """The prize id won by an accepted draw (``None`` for the blank or a refusal)."""
+        return self.outcome.prize_id if self.accepted and self.outcome is not None else None
+
+    def render(self, locale: str = "zh_CN") -> str:
+        """One line per reason."""
+        return "\n".join(reason.render(locale) for reason in self.reasons)
+
+
+def stage_asset(campaign: FunnelCampaign, stage: Stage) -> str:
+    """The ledger asset of a stage marker.
+
+    >>> from cardbenefits.funnel.campaign import Prize, PrizePool
+    >>> import pendulum
+    >>> c = FunnelCampaign("c1", "c", seed="s", pool=PrizePool("p", [Prize("a", "a", coupon_template="a",
+    ...     weight=1)]), starts_at=pendulum.datetime(2026, 1, 1), ends_at=pendulum.datetime(2027, 1, 1))
+    >>> stage_asset(c, Stage.DRAW)
+    'funnel:c1:draw'
+    """
+    return f"funnel:{campaign.id}:{stage}"
+
+
+def participant(campaign: FunnelCampaign, customer_id: str, view: LedgerView) -> Participant:
+    """Fold the customer's stage markers in ``campaign`` through the state machine."""
+    state = ParticipantState.NEW
+    channel: str | None = None
+    followed_at: datetime | None = None
+    paid_at: datetime | None = None
+    draws = wins = 0
+    events = {stage_asset(campaign, stage): FunnelEvent(stage) for stage in Stage}
+    for entry in view.entries(customer_id=customer_id, programme_id=campaign.id):
+        event = events.get(entry.asset)
+        if event is None or entry.kind is not EntryKind.GRANT:
+            continue
+        state = transition(state, event)
+        if event is FunnelEvent.FOLLOW:
+            channel = entry.meta.get("funnel.channel") or None
+            followed_at = entry.at
+        elif event is FunnelEvent.DRAW:
+            draws += 1
+            wins += 1 if entry.meta.get("draw.prize") else 0
+        elif paid_at is None:
+            paid_at = entry.at
+    return Participant(customer_id, state, channel, followed_at, draws, wins, paid_at)
+
+
+def _state_refusal(state: ParticipantState, event: FunnelEvent) -> Reason:
+    return Reason.of(
+        "state_refused",
+        state=_STATE_ZH[state],
+        state_en=str(state),
+        event=_EVENT_ZH[event],
+        event_en=str(event),
+        allowed="、".join(_EVENT_ZH[e] for e in allowed(state)) or "无",
+        allowed_en=", ".join(str(e) for e in allowed(state)) or "none",
+    )
+
+
+def _gate(
+    campaign: FunnelCampaign, entrant: Entrant, event: FunnelEvent, state: ParticipantState, at: datetime
+) -> Reason | None:
+    """The first reason the event cannot proceed, in the order: window, state, eligibility."""
+    if not campaign.is_open(at):
+        return Reason.of(
+            "campaign_closed",
+            campaign=campaign.label("zh_CN"),
+            campaign_en=campaign.label("en"),
+            starts=campaign.day(campaign.starts_at),
+            ends=campaign.day(campaign.ends_at),
+        )
+    try:
+        transition(state, event)
+    except FunnelStateError:
+        return _state_refusal(state, event)
+    stage = Stage(event)
+    rule = campaign.eligibility.get(stage)
+    if rule is not None and not rule.holds(entrant.record, pendulum.instance(at)):
+        return Reason.of("stage_ineligible", stage=_STAGE_ZH[stage], stage_en=str(stage), rule=rule.text)
+    return None
+
+
+def _refuse(
+    campaign: FunnelCampaign, entrant: Entrant, event: FunnelEvent, state: ParticipantState, *reasons: Reason
+) -> FunnelDecision:
+    return FunnelDecision(campaign.id, entrant.customer_id, event, False, state, state, tuple(reasons))
+
+
+def _marker(
+    campaign: FunnelCampaign,
+    entrant: Entrant,
+    stage: Stage,
+    at: datetime,
+    catalog_version: str,
+    *,
+    reason: str,
+    ref: str | None = None,
+    charges: Sequence[Charge] = (),
+    meta: Mapping[str, str] | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        kind=EntryKind.GRANT,
+        customer_id=entrant.customer_id,
+        person_id=entrant.person_id,
+        programme_id=campaign.id,
+        asset=stage_asset(campaign, stage),
+        units=1,
+        at=at,
+        catalog_version=catalog_version,
+        reason=reason,
+        ref=ref,
+        charges=tuple(charges),
+        meta={"funnel.stage": str(stage), "funnel.day": campaign.day(at), **(meta or {})},
+    )
+
+
+def decide_follow(
+    campaign: FunnelCampaign,
+    entrant: Entrant,
+    *,
+    channel: str,
+    at: datetime,
+    view: LedgerView,
+    catalog_version: str,
+    event_id: str | None = None,
+) -> FunnelDecision:
+    """客户关注: the entrant opts in through ``channel``.
+
+    Refused outside the campaign window, when already following (the state machine), for a
+    channel the campaign does not use, or when the follow-stage rule fails.
+    """
+    state = participant(campaign, entrant.customer_id, view).state
+    reason = _gate(campaign, entrant, FunnelEvent.FOLLOW, state, at)
+    if reason is None and campaign.channels is not None and channel not in campaign.channels:
+        reason = Reason.of("channel_refused", channel=channel, channels=", ".join(sorted(campaign.channels)))
+    if reason is not None:
+        return _refuse(campaign, entrant, FunnelEvent.FOLLOW, state, reason)
+    entry = _marker(
+        campaign, entrant, Stage.FOLLOW, at, catalog_version, reason="followed", ref=event_id,
+        meta={"funnel.channel": channel},
+    )  # fmt: skip
+    batch = EntryBatch.of(f"funnel:{campaign.id}:follow:{entrant.customer_id}", [entry])
+    after = transition(state, FunnelEvent.FOLLOW)
+    return FunnelDecision(
+        campaign.id, entrant.customer_id, FunnelEvent.FOLLOW, True, state, after,
+        (Reason.of("followed", channel=channel),), batch,
+    )  # fmt: skip
+
+
+def draw_counters(campaign: FunnelCampaign, entrant: Entrant, at: datetime) -> tuple[Charge, ...]:
+    """The per-person draw-limit charges of one draw (per campaign, per day in the campaign zone)."""
+    base = f"draws:{campaign.id}:{entrant.person}"
+    limits = campaign.draw_limits
+    return (
+        Charge(base, 1, limits.per_campaign),
+        Charge(f"{base}:{campaign.day(at)}", 1, limits.per_day),
+    )
+
+
+def decide_draw(
+    campaign: FunnelCampaign,
+    entrant: Entrant,
+    *,
+    request_id: str,
+    at: datetime,
+    view: LedgerView,
+    issuer: CouponIssuer,
+    catalog_version: str,
+    risk: RiskPolicy | None = None,
+) -> FunnelDecision:
+    """抽奖领券: one draw for ``request_id``.
+
+    Order of checks: window, state (must have followed), draw-stage rule, per-person limits
+    (per campaign, then per day), risk policy. Then the random number of ``request_id`` picks
+    an outcome; stock is read from ``view`` and the pool's out-of-stock rule applies. A win
+    issues the coupon through ``issuer`` in the same batch.
+    """
+    state = participant(campaign, entrant.customer_id, view).state
+    reason = _gate(campaign, entrant, FunnelEvent.DRAW, state, at)
+    if reason is not None:
+        return _refuse(campaign, entrant, FunnelEvent.DRAW, state, reason)
+    per_campaign, per_day = draw_counters(campaign, entrant, at)
+    for charge, code in ((per_campaign, "draw_limit_campaign"), (per_day, "draw_limit_day")):
+        if charge.limit is not None and view.usage(charge.counter) + 1 > charge.limit:
+            limit = charge.limit
+            return _refuse(
+                campaign, entrant, FunnelEvent.DRAW, state,
+                Reason.of(code, limit=limit, day=campaign.day(at)),
+            )  # fmt: skip
+    charges = [per_campaign, per_day]
+    if risk is not None:
+        check = assess(risk, entrant.risk_subject(), action=campaign.id, at=at, view=view)
+        if not check.allowed:
+            assert check.reason is not None
+            return _refuse(campaign, entrant, FunnelEvent.DRAW, state, check.reason)
+        charges.extend(check.charges)
+
+    pool = campaign.pool
+    day = campaign.day(at)
+    number = draw_number(campaign.seed, campaign.id, request_id)
+
+    def in_stock(prize_id: str) -> bool:
+        return all(
+            charge.limit is None or view.usage(charge.counter) + 1 <= charge.limit
+            for charge in prize_counters(pool, pool.prize(prize_id), day)
+        )
+
+    outcome = choose(pool, number, lambda prize: in_stock(prize.id))
+    reasons = _outcome_reasons(campaign, outcome)
+    issued: Sequence[LedgerEntry] = ()
+    if outcome.prize_id is not None:
+        prize = pool.prize(outcome.prize_id)
+        charges.extend(prize_counters(pool, prize, day))
+        issued = issuer(
+            prize.coupon_template,
+            customer_id=entrant.customer_id,
+            person_id=entrant.person_id,
+            programme_id=campaign.id,
+            coupon_id=f"{campaign.id}:{request_id}",
+            at=at,
+            catalog_version=catalog_version,
+            view=view,
+        )
+        reasons.append(Reason.of("coupon_issued", template=prize.coupon_template))
+    meta = outcome.meta(campaign.seed)
+    meta["draw.out_of_stock_rule"] = str(pool.on_out_of_stock)
+    marker = _marker(
+        campaign, entrant, Stage.DRAW, at, catalog_version,
+        reason="won" if outcome.won else "blank", ref=request_id, charges=charges, meta=meta,
+    )  # fmt: skip
+    batch = EntryBatch.of(f"funnel:{campaign.id}:draw:{request_id}", [marker, *issued])
+    after = transition(state, FunnelEvent.DRAW)
+    return FunnelDecision(
+        campaign.id, entrant.customer_id, FunnelEvent.DRAW, True, state, after, tuple(reasons), batch, outcome
+    )
+
+
+def _outcome_reasons(campaign: FunnelCampaign, outcome: DrawOutcome) -> list[Reason]:
+    pool = campaign.pool
+    reasons: list[Reason] = []
+    blank = {"blank": pool.blank_label("zh_CN"), "blank_en": pool.blank_label("en")}
+    if outcome.fallback != "none" and outcome.drawn_id is not None:
+        drawn = pool.prize(outcome.drawn_id)
+        code = "draw_out_of_stock_blank" if outcome.fallback == "blank" else "draw_out_of_stock_redraw"
+        reasons.append(
+            Reason.of(code, prize=drawn.label("zh_CN"), prize_en=drawn.label("en"), scope="总库存/当日库存",
+                      scope_en="total or today's stock", **blank)
+        )  # fmt: skip
+    if outcome.prize_id is None:
+        reasons.append(Reason.of("draw_blank", **blank))
+    else:
+        prize = pool.prize(outcome.prize_id)
+        reasons.append(Reason.of("draw_won", prize=prize.label("zh_CN"), prize_en=prize.label("en")))
+    reasons.append(
+        Reason.of(
+            "draw_random",
+            random=outcome.number.hex,
+            algorithm=outcome.meta(campaign.seed)["draw.algorithm"],
+            point=outcome.point,
+            total=outcome.total_weight,
+        )
+    )
+    return reasons
+
+
+def _issue_entry_of(
+    campaign: FunnelCampaign, redemption: LedgerEntry, view: LedgerView
+) -> LedgerEntry | None:
+    """The issue entry of the redeemed coupon, when it was issued by ``campaign``."""
+    candidates: list[LedgerEntry] = []
+    if redemption.ref is not None:
+        found = view.entry(redemption.ref)
+        if found is not None:
+            candidates.append(found)
+    coupon_id = redemption.meta.get("coupon_id")
+    if coupon_id:
+        candidates.extend(
+            e for e in view.entries(customer_id=redemption.customer_id, programme_id=campaign.id)
+            if e.kind is EntryKind.ISSUE and e.meta.get("coupon_id") == coupon_id
+        )  # fmt: skip
+    for entry in candidates:
+        if entry.kind is EntryKind.ISSUE and entry.programme_id == campaign.id:
+            return entry
+    return None
+
+
+def decide_pay(
+    campaign: FunnelCampaign,
+    entrant: Entrant,
+    *,
+    redemption: LedgerEntry,
+    at: datetime,
+    view: LedgerView,
+    catalog_version: str,
+    payment: Money | None = None,
+) -> FunnelDecision:
+    """支付消费: a coupon redemption (核销) completes the pay stage when the coupon was won here.
+
+    ``redemption`` is the ``redeem`` ledger entry; its ``ref`` (or ``meta["coupon_id"]``) must
+    lead to an ``issue`` entry of this campaign. ``payment`` is checked against
+    ``campaign.pay_min_amount`` when the campaign states one.
+    """
+    state = participant(campaign, entrant.customer_id, view).state
+    if redemption.kind is not EntryKind.REDEEM or redemption.customer_id != entrant.customer_id:
+        return _refuse(campaign, entrant, FunnelEvent.PAY, state, Reason.of("pay_not_campaign_coupon"))
+    reason = _gate(campaign, entrant, FunnelEvent.PAY, state, at)
+    if reason is not None:
+        return _refuse(campaign, entrant, FunnelEvent.PAY, state, reason)
+    issue = _issue_entry_of(campaign, redemption, view)
+    if issue is None:
+        return _refuse(campaign, entrant, FunnelEvent.PAY, state, Reason.of("pay_not_campaign_coupon"))
+    minimum = campaign.pay_min_amount
+    if minimum is not None and (payment is None or payment < minimum):
+        shown = payment if payment is not None else Money.zero(minimum.currency)
+        return _refuse(
+            campaign,
+            entrant,
+            FunnelEvent.PAY,
+            state,
+            Reason.of("pay_below_minimum", amount=shown, minimum=minimum),
+        )
+    template = issue.asset.split(":", 1)[-1]
+    meta = {"funnel.coupon_issue": issue.entry_id}
+    if payment is not None:
+        meta["funnel.payment"] = str(payment.amount)
+    marker = _marker(
+        campaign, entrant, Stage.PAY, at, catalog_version, reason="paid", ref=redemption.entry_id, meta=meta
+    )
+    batch = EntryBatch.of(f"funnel:{campaign.id}:pay:{redemption.entry_id}", [marker])
+    after = transition(state, FunnelEvent.PAY)
+    return FunnelDecision(
+        campaign.id, entrant.customer_id, FunnelEvent.PAY, True, state, after,
+        (Reason.of("pay_completed", template=template),), batch,
+    )  # fmt: skip
+
+
+def _replayed_draw(
+    campaign: FunnelCampaign, entrant: Entrant, request_id: str, ledger: LedgerView
+) -> FunnelDecision | None:
+    key = f"funnel:{campaign.id}:draw:{request_id}"
+    if not ledger.has_applied(key):
+        return None
+    marker = ledger.entry(f"{key}#0")
+    state = participant(campaign, entrant.customer_id, ledger).state
+    if marker is None:  # pragma: no cover - an applied draw batch always has its marker
+        return None
+    prize_id = marker.meta.get("draw.prize") or None
+    pool = campaign.pool
+    if prize_id is None:
+        reason = Reason.of("draw_blank", blank=pool.blank_label("zh_CN"), blank_en=pool.blank_label("en"))
+    else:
+        prize = pool.prize(prize_id)
+        reason = Reason.of("draw_won", prize=prize.label("zh_CN"), prize_en=prize.label("en"))
+    stored = [e for e in ledger.entries(customer_id=entrant.customer_id) if e.entry_id.startswith(f"{key}#")]
+    batch = EntryBatch.of(key, stored)
+    return FunnelDecision(
+        campaign.id,
+        entrant.customer_id,
+        FunnelEvent.DRAW,
+        True,
+        state,
+        state,
+        (reason,),
+        batch,
+        replayed=True,
+    )
+
+
+def run_draw(
+    ledger: Ledger,
+    campaign: FunnelCampaign,
+    entrant: Entrant,
+    *,
+    request_id: str,
+    at: datetime,
+    issuer: CouponIssuer,
+    catalog_version: str,
+    risk: RiskPolicy | None = None,
+) -> FunnelDecision:
+    """Decide a draw and apply it, re-deciding when a concurrent writer took the last stock.
+
+    The ledger checks every limit atomically. When it refuses the batch (another draw won the
+    last unit, or used the participant's last draw), nothing was applied; the draw is decided
+    again on the fresh state — with the *same* random number — so the pool's out-of-stock
+    rule or the per-person limit now applies. A request already applied is not drawn again:
+    the stored result comes back with ``replayed=True``.
+    """
+    attempts = len(campaign.pool.prizes) + 3
+    last_refusal: Reason | None = None
+    for _attempt in range(attempts):
+        replayed = _replayed_draw(campaign, entrant, request_id, ledger)
+        if replayed is not None:
+            return replayed
+        decision = decide_draw(
+            campaign, entrant, request_id=request_id, at=at, view=ledger, issuer=issuer,
+            catalog_version=catalog_version, risk=risk,
+        )  # fmt: skip
+        if decision.batch is None:
+            return decision
+        result = ledger.try_apply(decision.batch)
+        if result.refusal is None:
+            return decision
+        refusal = result.refusal
+        last_refusal = Reason.of("limit_conflict", counter=refusal.counter, limit=refusal.limit)
+    state = participant(campaign, entrant.customer_id, ledger).state
+    assert last_refusal is not None
+    return _refuse(campaign, entrant, FunnelEvent.DRAW, state, last_refusal)
