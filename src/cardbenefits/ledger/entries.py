@@ -213,6 +213,17 @@ def _check_aware(_inst: object, _attr: object, value: Any) -> None:
         raise LedgerError("must be an aware datetime", path="at", value=value)
 
 
+def _to_kind(value: Any) -> EntryKind:
+    try:
+        return EntryKind(value)
+    except ValueError:
+        raise LedgerError(
+            f"unknown entry kind; expected one of {', '.join(k.value for k in EntryKind)}",
+            path="kind",
+            value=value,
+        ) from None
+
+
 def _to_units(value: object) -> Decimal:
     return to_decimal(value, path="units")
 
@@ -233,7 +244,7 @@ class LedgerEntry:
     :meth:`EntryBatch.of` (``""`` until then).
     """
 
-    kind: EntryKind = attrs.field(converter=EntryKind)
+    kind: EntryKind = attrs.field(converter=_to_kind)
     customer_id: str = attrs.field(validator=_text("customer_id"))
     programme_id: str = attrs.field(validator=_text("programme_id"))
     asset: str = attrs.field(validator=_text("asset"))
