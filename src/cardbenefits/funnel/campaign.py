@@ -92,9 +92,11 @@ class OutOfStock(enum.StrEnum):
     BLANK = "blank"
     """Fall back to the no-prize outcome (谢谢参与). Odds of the other prizes are unchanged."""
     REDRAW = "redraw"
-    """Re-map the *same* random number over the outcomes still in stock (the prizes with stock
-    left and the blank, each keeping its weight). No second random number is drawn, so the
-    result stays a pure function of (seed, request id, stock state)."""
+    """Re-draw over the outcomes still in stock (the prizes with stock left and the blank, each
+    keeping its weight) with a second number derived the same way from the request id (message
+    suffix ``redraw``). Re-using the first number would be biased: it lies in the empty prize's
+    interval, so it would always land on the prize next to it. The result stays a pure function
+    of (seed, request id, stock state), and the remaining outcomes keep their relative odds."""
 
 
 def _check_id(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:

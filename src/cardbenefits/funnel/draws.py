@@ -26,8 +26,9 @@ True
 **Choosing an outcome.** Outcomes are the pool's prizes in declared order, then the blank
 (谢谢参与). The point selects the outcome whose cumulative-weight interval contains it. When
 that prize has no stock left (total or today's), the pool's :class:`~.campaign.OutOfStock`
-rule applies: ``blank`` gives 谢谢参与; ``redraw`` maps the same number over the outcomes
-still in stock. Everything is recorded in :meth:`DrawOutcome.meta`.
+rule applies: ``blank`` gives 谢谢参与; ``redraw`` draws a second number (derived from
+the first number) over the outcomes still in stock. Everything is recorded in
+:meth:`DrawOutcome.meta`.
 
 >>> from cardbenefits.funnel.campaign import Prize, PrizePool
 >>> pool = PrizePool("p", [Prize("big", "大奖", coupon_template="big", weight=10),
@@ -60,6 +61,7 @@ __all__ = [
     "choose",
     "draw_number",
     "prize_counters",
+    "redraw_number",
     "seed_fingerprint",
 ]
 
@@ -152,6 +154,7 @@ class DrawOutcome:
     fallback: str = FALLBACK_NONE
     redraw_total: int | None = None
     redraw_point: int | None = None
+    redraw_number: DrawNumber | None = None
     out_of_stock: tuple[str, ...] = ()
 
     @property
@@ -177,6 +180,8 @@ class DrawOutcome:
         if self.redraw_total is not None:
             meta["draw.redraw_total_weight"] = str(self.redraw_total)
             meta["draw.redraw_point"] = str(self.redraw_point)
+        if self.redraw_number is not None:
+            meta["draw.redraw_random"] = self.redraw_number.hex
         return meta
 
 
@@ -187,6 +192,21 @@ def _pick(outcomes: list[tuple[str | None, int]], point: int) -> str | None:
         if point < upper:
             return outcome_id
     raise EngineError("draw point beyond the total weight", path="point", value=point)  # pragma: no cover
+
+
+def redraw_number(first: DrawNumber) -> DrawNumber:
+    """The second number of a re-draw: derived like the first from ``request id ␟ redraw``.
+
+    It hashes the first number's value (which already depends on the secret seed), so it is
+    unpredictable before the first draw and recomputable by anyone auditing the first.
+
+    >>> first = draw_number("s3cret", "c", "r1")
+    >>> redraw_number(first) == redraw_number(draw_number("s3cret", "c", "r1"))
+    True
+    """
+    message = f"{first.campaign_id}\x1f{first.request_id}\x1fredraw\x1f{first.value:016x}".encode()
+    digest = hashlib.sha256(message).digest()
+    return DrawNumber(first.campaign_id, first.request_id, int.from_bytes(digest[:8], "big"))
 
 
 def choose(pool: PrizePool, number: DrawNumber, in_stock: Callable[[Prize], bool]) -> DrawOutcome:
@@ -209,10 +229,11 @@ def choose(pool: PrizePool, number: DrawNumber, in_stock: Callable[[Prize], bool
     if redraw_total == 0:
         # Nothing left at all and no blank weight: the only honest outcome is no prize.
         return DrawOutcome(number, total, point, drawn, None, FALLBACK_BLANK, out_of_stock=empty)
-    redraw_point = number.point(redraw_total)
+    second = redraw_number(number)
+    redraw_point = second.point(redraw_total)
     prize_id = _pick(remaining, redraw_point)
     return DrawOutcome(
-        number, total, point, drawn, prize_id, FALLBACK_REDRAW, redraw_total, redraw_point, out_of_stock=empty
+        number, total, point, drawn, prize_id, FALLBACK_REDRAW, redraw_total, redraw_point, second, empty
     )
 
 
