@@ -12,7 +12,7 @@ file describes them; the catalog loader builds them. Each programme says *what c
 ...     id="cashback50",
 ...     qualifier=Qualifier(min_amount=Money.of(50), excluded_mccs=REAL_ESTATE_ETC),
 ...     reward=FixedReward(amount=Money.of(5)),
-...     limits=(Limit("monthly", maximum=5, period=PeriodBasis.MONTH),),
+...     limits=(Limit("monthly", maximum=5, period=PeriodUnit.MONTH),),
 ... )
 >>> small.qualifier.check(kind="purchase", mcc="5812", channel="pos", merchant=None,
 ...                       amount=Money.of("49.99"))
@@ -62,7 +62,7 @@ __all__ = [
     "LimitMeasure",
     "LimitScope",
     "PercentReward",
-    "PeriodBasis",
+    "PeriodUnit",
     "Programme",
     "Qualifier",
     "Tier",
@@ -146,7 +146,7 @@ class TimeBasis(enum.StrEnum):
     """The posting (记账) time; late postings at month end move to the next period."""
 
 
-class PeriodBasis(enum.StrEnum):
+class PeriodUnit(enum.StrEnum):
     """The period caps, per-period flooring and ladder periods are counted over."""
 
     DAY = "day"
@@ -206,7 +206,7 @@ class Limit:
     """A cap, budget or stock on a programme's grants.
 
     ``maximum`` is in the limit's measure (grants, yuan or units). ``period`` says when usage
-    resets; :attr:`PeriodBasis.CAMPAIGN` never resets. A count limit refuses a grant that does
+    resets; :attr:`PeriodUnit.CAMPAIGN` never resets. A count limit refuses a grant that does
     not fit; an amount or cost limit pays what still fits (truncated, never exceeded).
 
     >>> Limit("budget", scope=LimitScope.GLOBAL, measure=LimitMeasure.COST, maximum=100000).kind
@@ -221,7 +221,7 @@ class Limit:
     maximum: Decimal = attrs.field(converter=_decimal, validator=_non_negative_decimal)
     scope: LimitScope = attrs.field(default=LimitScope.CUSTOMER, converter=LimitScope)
     measure: LimitMeasure = attrs.field(default=LimitMeasure.COUNT, converter=LimitMeasure)
-    period: PeriodBasis = attrs.field(default=PeriodBasis.CAMPAIGN, converter=PeriodBasis)
+    period: PeriodUnit = attrs.field(default=PeriodUnit.CAMPAIGN, converter=PeriodUnit)
 
     @property
     def kind(self) -> LimitKind:
@@ -287,8 +287,11 @@ class FixedReward:
 
     def __attrs_post_init__(self) -> None:
         if (self.amount is None) == (self.units == 0):
-            raise CatalogError("a fixed reward needs exactly one of amount or units", path="reward",
-                               value=(self.amount, self.units))  # fmt: skip
+            raise CatalogError(
+                "a fixed reward needs exactly one of amount or units",
+                path="reward",
+                value=(self.amount, self.units),
+            )
 
 
 @attrs.frozen
@@ -408,7 +411,7 @@ class TransactionProgramme:
     )
     limits: tuple[Limit, ...] = attrs.field(default=(), converter=_limits, validator=_check_limits)
     eligibility: Rule | None = attrs.field(default=None, validator=_check_rule)
-    period: PeriodBasis = attrs.field(default=PeriodBasis.MONTH, converter=PeriodBasis)
+    period: PeriodUnit = attrs.field(default=PeriodUnit.MONTH, converter=PeriodUnit)
     valid_from: datetime | None = attrs.field(default=None, validator=_aware_or_none)
     valid_until: datetime | None = attrs.field(default=None, validator=_aware_or_none)
     cost_per_unit: Money = attrs.field(factory=Money.zero)
@@ -464,8 +467,11 @@ class ItemReward:
 
     def __attrs_post_init__(self) -> None:
         if (self.amount is None) == (self.units == 0):
-            raise CatalogError("a reward needs exactly one of amount or units", path="reward",
-                               value=(self.amount, self.units))  # fmt: skip
+            raise CatalogError(
+                "a reward needs exactly one of amount or units",
+                path="reward",
+                value=(self.amount, self.units),
+            )
         if self.on_clawback is ClawbackPolicy.CHARGE and self.charge is None:
             raise CatalogError("a 'charge' clawback needs a charge amount", path="charge", value=None)
 
@@ -513,11 +519,17 @@ class Tier:
 
     def __attrs_post_init__(self) -> None:
         if self.periods < 1 or self.first_period < 0 or self.min_count < 0:
-            raise CatalogError("periods >= 1, first_period >= 0, min_count >= 0", path=f"tiers.{self.id}",
-                               value=(self.periods, self.first_period, self.min_count))  # fmt: skip
+            raise CatalogError(
+                "periods >= 1, first_period >= 0, min_count >= 0",
+                path=f"tiers.{self.id}",
+                value=(self.periods, self.first_period, self.min_count),
+            )
         if self.within_days is not None and (self.within_days < 1 or self.periods != 1 or self.first_period):
-            raise CatalogError("within_days needs a positive day count and a single window",
-                               path=f"tiers.{self.id}.within_days", value=self.within_days)  # fmt: skip
+            raise CatalogError(
+                "within_days needs a positive day count and a single window",
+                path=f"tiers.{self.id}.within_days",
+                value=self.within_days,
+            )
         if self.min_spend.is_zero() and self.min_count == 0:
             raise CatalogError("a tier needs min_spend or min_count", path=f"tiers.{self.id}", value=0)
 
@@ -539,7 +551,7 @@ class ActivationLadder:
     tiers: tuple[Tier, ...] = attrs.field(converter=_tiers)
     qualifier: Qualifier = attrs.field(factory=Qualifier)
     anchor: Anchor = attrs.field(default=Anchor.APPROVAL, converter=Anchor)
-    basis: PeriodBasis = attrs.field(default=PeriodBasis.MONTH, converter=PeriodBasis)
+    basis: PeriodUnit = attrs.field(default=PeriodUnit.MONTH, converter=PeriodUnit)
     one_per_person: bool = True
     eligibility: Rule | None = attrs.field(default=None, validator=_check_rule)
     limits: tuple[Limit, ...] = attrs.field(default=(), converter=_limits, validator=_check_limits)
@@ -554,10 +566,11 @@ class ActivationLadder:
             raise CatalogError("duplicate tier id", path="tiers", value=ids)
 
     @basis.validator
-    def _check_basis(self, attribute: attrs.Attribute[Any], value: PeriodBasis) -> None:
-        if value not in (PeriodBasis.MONTH, PeriodBasis.STATEMENT):
-            raise CatalogError("a ladder counts natural months or statement cycles", path="basis",
-                               value=value.value)  # fmt: skip
+    def _check_basis(self, attribute: attrs.Attribute[Any], value: PeriodUnit) -> None:
+        if value not in (PeriodUnit.MONTH, PeriodUnit.STATEMENT):
+            raise CatalogError(
+                "a ladder counts natural months or statement cycles", path="basis", value=value.value
+            )
 
     def tier(self, tier_id: str) -> Tier:
         """The tier with ``tier_id``."""
