@@ -1,0 +1,554 @@
+"""Coupon templates (电子票券): what a coupon gives, where and when it may be used, how it stacks.
+
+A :class:`CouponTemplate` is catalog data. Its *effect* says what the coupon is worth:
+
+- :class:`ThresholdDiscount` 满减 — spend at least ``threshold``, get ``off`` off;
+- :class:`InstantDiscount` 立减金 — a fixed amount off, usually with a minimum spend;
+- :class:`PercentOff` — a percentage off with an optional cap ("50% off up to ¥30");
+- :class:`CouponCashback` — money credited after the payment;
+- :class:`PointsMultiplier` — points or miles earned ``factor`` times;
+- :class:`Gift` — a membership, service voucher or goods.
+
+Its :class:`CouponScope` limits merchants, MCCs, channels, card products and regions; its
+:class:`Validity` is fixed dates or relative to issue ("7 days"); its :class:`UsageWindow`\\ s
+restrict weekdays and hours ("周三五折"), all in the template's time zone; its :class:`Stacking`
+says how it combines with other coupons at checkout; its :class:`ReturnPolicy` says what a
+refund does.
+
+>>> from cardbenefits.money import Money
+>>> tpl = CouponTemplate(
+...     id="wed50", name="周三五折",
+...     effect=PercentOff(percent=Decimal(50), cap=Money.of(30)),
+...     windows=(UsageWindow(weekdays=frozenset({3})),),
+...     scope=CouponScope(channels=frozenset({Channel.WECHAT_PAY})),
+... )
+>>> tpl.effect.discount_for(Money.of("45.00"))
+Money('22.50', 'CNY')
+>>> tpl.effect.discount_for(Money.of("100.00"))
+Money('30', 'CNY')
+>>> import pendulum
+>>> tpl.window_refusal(pendulum.datetime(2026, 11, 4, 12, tz="Asia/Shanghai")) is None   # a Wednesday
+True
+>>> tpl.window_refusal(pendulum.datetime(2026, 11, 5, 12, tz="Asia/Shanghai"))
+'outside usage window (Thu 12:00 Asia/Shanghai)'
+>>> ThresholdDiscount(threshold=Money.of(100), off=Money.of(120))
+Traceback (most recent call last):
+  ...
+cardbenefits.errors.CatalogError: effect.off: discount larger than the threshold (got Money('120', 'CNY'))
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import attrs
+import pendulum
+
+from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, local_datetime, to_local
+from cardbenefits.errors import CatalogError
+from cardbenefits.money import Money, Rounding, to_decimal
+from cardbenefits.rules import Rule
+
+__all__ = [
+    "Channel",
+    "CouponCashback",
+    "CouponEffect",
+    "CouponScope",
+    "CouponTemplate",
+    "Gift",
+    "InstantDiscount",
+    "PercentOff",
+    "PointsMultiplier",
+    "ReturnPolicy",
+    "Stacking",
+    "ThresholdBasis",
+    "ThresholdDiscount",
+    "UsageWindow",
+    "Validity",
+]
+
+
+class Channel(enum.StrEnum):
+    """Payment channel (渠道) a coupon may be restricted to."""
+
+    WECHAT_PAY = "wechat_pay"
+    """微信支付."""
+    ALIPAY = "alipay"
+    """支付宝."""
+    UNIONPAY = "unionpay"
+    """云闪付 / UnionPay QuickPass."""
+    POS = "pos"
+    """Card present at a POS terminal."""
+    ONLINE = "online"
+    """Card-not-present online payment (网上支付)."""
+
+
+class ThresholdBasis(enum.StrEnum):
+    """Which amount a coupon's minimum spend is tested against at checkout.
+
+    Coupons are applied in :attr:`Stacking.priority` order. ``REMAINING`` (the default,
+    the conservative rule most issuers publish) tests the amount still payable after the
+    coupons applied before this one; ``ORIGINAL`` tests the payment amount before any coupon.
+    """
+
+    ORIGINAL = "original"
+    REMAINING = "remaining"
+
+
+class ReturnPolicy(enum.StrEnum):
+    """What a refund of the paid order does to a redeemed coupon (退款退券规则)."""
+
+    RETURN_IF_VALID = "return_if_valid"
+    """Returned to the wallet if refunded before it expires; otherwise it is expired."""
+    ALWAYS = "always"
+    """Returned with its original validity, even if that has already ended (then it expires)."""
+    NEVER = "never"
+    """Not returned: a refund forfeits the coupon."""
+
+
+def _money(path: str) -> Any:
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if not isinstance(value, Money):
+            raise CatalogError("expected Money", path=path, value=value)
+        if value.is_negative():
+            raise CatalogError("amount must not be negative", path=path, value=value)
+        if value.quantize() != value:
+            raise CatalogError("amount must be a whole number of minor units (fen)", path=path, value=value)
+
+    return check
+
+
+def _positive_money(path: str) -> Any:
+    def check(inst: object, attr: object, value: object) -> None:
+        _money(path)(inst, attr, value)
+        assert isinstance(value, Money)
+        if value.is_zero():
+            raise CatalogError("amount must be positive", path=path, value=value)
+
+    return check
+
+
+def _zero() -> Money:
+    return Money.zero()
+
+
+@attrs.frozen
+class ThresholdDiscount:
+    """满减: spend at least ``threshold``, get ``off`` off (e.g. ≥ ¥100, ¥20 off).
+
+    >>> ThresholdDiscount(Money.of(100), Money.of(20)).discount_for(Money.of(150))
+    Money('20', 'CNY')
+    """
+
+    threshold: Money = attrs.field(validator=_positive_money("effect.threshold"))
+    off: Money = attrs.field(validator=_positive_money("effect.off"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.off > self.threshold:
+            raise CatalogError("discount larger than the threshold", path="effect.off", value=self.off)
+
+    @property
+    def min_spend(self) -> Money:
+        """The amount the payment must reach."""
+        return self.threshold
+
+    def discount_for(self, payable: Money) -> Money:
+        """Discount on ``payable`` (never more than ``payable``), ignoring the threshold."""
+        return self.off.min(payable)
+
+
+@attrs.frozen
+class InstantDiscount:
+    """立减金: a fixed amount off, with an optional minimum spend (0 = none).
+
+    >>> InstantDiscount(Money.of(10)).discount_for(Money.of("6.50"))
+    Money('6.50', 'CNY')
+    """
+
+    off: Money = attrs.field(validator=_positive_money("effect.off"))
+    min_spend: Money = attrs.field(factory=_zero, validator=_money("effect.min_spend"))
+
+    def discount_for(self, payable: Money) -> Money:
+        """Discount on ``payable`` (never more than ``payable``), ignoring the minimum spend."""
+        return self.off.min(payable)
+
+
+def _percent(value: object) -> Decimal:
+    result = to_decimal(value, path="effect.percent")
+    if not 0 < result <= 100:
+        raise CatalogError("percent must be in (0, 100]", path="effect.percent", value=value)
+    return result
+
+
+@attrs.frozen
+class PercentOff:
+    """A percentage off the amount payable, rounded to the fen, capped by ``cap`` (None = no cap).
+
+    >>> PercentOff(Decimal("12.5"), cap=None, rounding=Rounding.DOWN).discount_for(Money.of("9.99"))
+    Money('1.24', 'CNY')
+    """
+
+    percent: Decimal = attrs.field(converter=_percent)
+    cap: Money | None = attrs.field(default=None)
+    min_spend: Money = attrs.field(factory=_zero, validator=_money("effect.min_spend"))
+    rounding: Rounding = attrs.field(default=Rounding.HALF_UP, converter=Rounding)
+
+    @cap.validator
+    def _check_cap(self, _attr: object, value: Money | None) -> None:
+        if value is not None:
+            _positive_money("effect.cap")(self, _attr, value)
+
+    def discount_for(self, payable: Money) -> Money:
+        """``percent`` of ``payable`` rounded with ``rounding``, at most ``cap``."""
+        discount = payable.percent(self.percent, self.rounding)
+        return discount if self.cap is None else discount.min(self.cap)
+
+
+@attrs.frozen
+class CouponCashback:
+    """返现券: ``amount`` credited after the payment (never more than the amount still payable).
+
+    >>> CouponCashback(Money.of(5), min_spend=Money.of(50)).cashback_for(Money.of("3.20"))
+    Money('3.20', 'CNY')
+    """
+
+    amount: Money = attrs.field(validator=_positive_money("effect.amount"))
+    min_spend: Money = attrs.field(factory=_zero, validator=_money("effect.min_spend"))
+
+    def cashback_for(self, payable: Money) -> Money:
+        """Cashback on a payment of which ``payable`` is still to be paid."""
+        return self.amount.min(payable)
+
+
+def _factor(value: object) -> Decimal:
+    return to_decimal(value, path="effect.factor")
+
+
+def _asset(value: object) -> str:
+    if value not in ("points", "miles"):
+        raise CatalogError("multiplier asset must be 'points' or 'miles'", path="effect.asset", value=value)
+    return str(value)
+
+
+@attrs.frozen
+class PointsMultiplier:
+    """积分/里程加倍券: the payment earns ``factor`` times the usual points or miles.
+
+    The extra points are granted by the rewards programme; ``estimated_value`` is what the
+    checkout optimiser counts the coupon as worth to the customer (zero = never worth using it
+    at checkout ahead of a saving).
+    """
+
+    asset: str = attrs.field(converter=_asset)
+    factor: Decimal = attrs.field(converter=_factor)
+    min_spend: Money = attrs.field(factory=_zero, validator=_money("effect.min_spend"))
+    estimated_value: Money = attrs.field(factory=_zero, validator=_money("effect.estimated_value"))
+
+    @factor.validator
+    def _check_factor(self, _attr: object, value: Decimal) -> None:
+        if value <= 1:
+            raise CatalogError("multiplier factor must be greater than 1", path="effect.factor", value=value)
+
+
+@attrs.frozen
+class Gift:
+    """礼品券: a membership, service voucher or goods, worth ``estimated_value`` at checkout."""
+
+    description: str
+    min_spend: Money = attrs.field(factory=_zero, validator=_money("effect.min_spend"))
+    estimated_value: Money = attrs.field(factory=_zero, validator=_money("effect.estimated_value"))
+
+
+CouponEffect: TypeAlias = (
+    ThresholdDiscount | InstantDiscount | PercentOff | CouponCashback | PointsMultiplier | Gift
+)
+"""Any coupon effect."""
+
+_EFFECT_TYPES = (ThresholdDiscount, InstantDiscount, PercentOff, CouponCashback, PointsMultiplier, Gift)
+
+
+def _strings(value: Iterable[object] | None, path: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        raise CatalogError("expected a list of strings, not one string", path=path, value=value)
+    items = frozenset(value)
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise CatalogError("expected non-empty strings", path=path, value=item)
+    return frozenset(str(i) for i in items)
+
+
+def _merchants(value: Iterable[object] | None) -> frozenset[str]:
+    return _strings(value, "scope.merchants")
+
+
+def _mccs(value: Iterable[object] | None) -> frozenset[str]:
+    return _strings(value, "scope.mccs")
+
+
+def _exclude_mccs(value: Iterable[object] | None) -> frozenset[str]:
+    return _strings(value, "scope.exclude_mccs")
+
+
+def _card_products(value: Iterable[object] | None) -> frozenset[str]:
+    return _strings(value, "scope.card_products")
+
+
+def _regions(value: Iterable[object] | None) -> frozenset[str]:
+    return _strings(value, "scope.regions")
+
+
+def _channels(value: Iterable[object] | None) -> frozenset[Channel]:
+    if value is None:
+        return frozenset()
+    result = set()
+    for item in value:
+        try:
+            result.add(Channel(str(item)))
+        except ValueError:
+            raise CatalogError("unknown channel", path="scope.channels", value=item) from None
+    return frozenset(result)
+
+
+@attrs.frozen
+class CouponScope:
+    """Where a coupon may be used; an empty set means "any".
+
+    ``exclude_mccs`` refuses merchant categories even when ``mccs`` is empty. A payment whose
+    field is unknown (``None``) does not match a restricted scope.
+
+    >>> scope = CouponScope(mccs=frozenset({"5812"}), channels=frozenset({"alipay"}))
+    >>> scope.refusal(merchant=None, mcc="5812", channel="alipay", card_product=None, region=None) is None
+    True
+    >>> scope.refusal(merchant=None, mcc="5411", channel="alipay", card_product=None, region=None)
+    "MCC '5411' not in scope"
+    """
+
+    merchants: frozenset[str] = attrs.field(factory=frozenset, converter=_merchants)
+    mccs: frozenset[str] = attrs.field(factory=frozenset, converter=_mccs)
+    exclude_mccs: frozenset[str] = attrs.field(factory=frozenset, converter=_exclude_mccs)
+    channels: frozenset[Channel] = attrs.field(factory=frozenset, converter=_channels)
+    card_products: frozenset[str] = attrs.field(factory=frozenset, converter=_card_products)
+    regions: frozenset[str] = attrs.field(factory=frozenset, converter=_regions)
+
+    def refusal(
+        self,
+        *,
+        merchant: str | None,
+        mcc: str | None,
+        channel: str | None,
+        card_product: str | None,
+        region: str | None,
+    ) -> str | None:
+        """Why a payment with these attributes is out of scope, or None when it is in scope."""
+        if self.merchants and merchant not in self.merchants:
+            return f"merchant {merchant!r} not in scope"
+        if (self.mccs and mcc not in self.mccs) or (mcc is not None and mcc in self.exclude_mccs):
+            return f"MCC {mcc!r} not in scope"
+        if self.channels and channel not in self.channels:
+            return f"channel {channel!r} not in scope"
+        if self.card_products and card_product not in self.card_products:
+            return f"card product {card_product!r} not in scope"
+        if self.regions and region not in self.regions:
+            return f"region {region!r} not in scope"
+        return None
+
+
+def _weekdays(value: Iterable[object] | None) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    days = frozenset(value)
+    for day in days:
+        if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
+            raise CatalogError(
+                "weekdays are ISO numbers 1 (Mon) .. 7 (Sun)", path="windows.weekdays", value=day
+            )
+    return days  # type: ignore[return-value]
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@attrs.frozen
+class UsageWindow:
+    """A recurring local-time window: ISO ``weekdays`` (empty = every day) and ``start <= t < end``.
+
+    ``end`` earlier than ``start`` wraps past midnight (22:00–02:00 belongs to the day it
+    starts on); ``start == end`` is the whole day.
+
+    >>> lunch = UsageWindow(start=_dt.time(11), end=_dt.time(14))
+    >>> lunch.contains(local_datetime(2026, 11, 4, 13, 59))
+    True
+    >>> UsageWindow(weekdays=frozenset({5}), start=_dt.time(22), end=_dt.time(2)).contains(
+    ...     local_datetime(2026, 11, 7, 1, 0))                       # Saturday 01:00, Friday's night
+    True
+    """
+
+    weekdays: frozenset[int] = attrs.field(factory=frozenset, converter=_weekdays)
+    start: _dt.time = attrs.field(default=_dt.time(0))
+    end: _dt.time = attrs.field(default=_dt.time(0))
+
+    def contains(self, local: _dt.datetime) -> bool:
+        """Whether the *local* wall time ``local`` falls in the window."""
+        t = local.time().replace(tzinfo=None)
+        day = local.isoweekday()
+        if self.start == self.end:
+            return not self.weekdays or day in self.weekdays
+        if self.start < self.end:
+            return self.start <= t < self.end and (not self.weekdays or day in self.weekdays)
+        if t >= self.start:
+            return not self.weekdays or day in self.weekdays
+        if t < self.end:
+            previous = 7 if day == 1 else day - 1
+            return not self.weekdays or previous in self.weekdays
+        return False
+
+
+def _starts_at(value: object) -> pendulum.DateTime | None:
+    return None if value is None else ensure_aware(value, "validity.starts_at")
+
+
+def _ends_at(value: object) -> pendulum.DateTime | None:
+    return None if value is None else ensure_aware(value, "validity.ends_at")
+
+
+def _timezone(value: object) -> str:
+    return check_timezone(value, "timezone")
+
+
+@attrs.frozen
+class Validity:
+    """When an issued coupon may be used.
+
+    ``starts_at``/``ends_at`` are fixed instants (``ends_at`` exclusive). ``days`` makes the
+    validity relative to issue: valid from the issue instant to the end of the ``days``-th
+    local day, counting the issue day as day 1 ("领取后7天内有效"). With both, the earlier end
+    wins.
+
+    >>> v = Validity(days=7)
+    >>> start, end = v.window(pendulum.datetime(2026, 11, 1, 10, tz="Asia/Shanghai"), "Asia/Shanghai")
+    >>> to_local(end)
+    DateTime(2026, 11, 8, 0, 0, 0, tzinfo=Timezone('Asia/Shanghai'))
+    """
+
+    starts_at: pendulum.DateTime | None = attrs.field(default=None, converter=_starts_at)
+    ends_at: pendulum.DateTime | None = attrs.field(default=None, converter=_ends_at)
+    days: int | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.days is not None and (isinstance(self.days, bool) or not isinstance(self.days, int)):
+            raise CatalogError("days must be an int", path="validity.days", value=self.days)
+        if self.days is not None and self.days < 1:
+            raise CatalogError("days must be at least 1", path="validity.days", value=self.days)
+        if self.ends_at is None and self.days is None:
+            raise CatalogError("validity needs ends_at or days", path="validity", value=None)
+        if self.starts_at is not None and self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise CatalogError("validity ends before it starts", path="validity.ends_at", value=self.ends_at)
+
+    def window(self, issued_at: _dt.datetime, tz: str) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+        """The ``[valid_from, valid_until)`` instants of a coupon issued at ``issued_at``."""
+        issued = ensure_aware(issued_at, "issued_at")
+        start = issued if self.starts_at is None else max(issued, self.starts_at)
+        ends: list[pendulum.DateTime] = []
+        if self.ends_at is not None:
+            ends.append(self.ends_at)
+        if self.days is not None:
+            day = to_local(issued, tz).date() + _dt.timedelta(days=self.days)
+            ends.append(local_datetime(day.year, day.month, day.day, tz=tz))
+        return start, min(ends)
+
+
+def _effect(value: object) -> CouponEffect:
+    if not isinstance(value, _EFFECT_TYPES):
+        raise CatalogError("unknown coupon effect", path="effect", value=value)
+    return value
+
+
+@attrs.frozen
+class Stacking:
+    """How a coupon combines with others at checkout (叠加规则).
+
+    ``group`` names a stacking group; the checkout's :class:`~cardbenefits.coupons.checkout.StackingRules`
+    say how many coupons of a group one payment may use (exclusive = 1). ``alone`` coupons
+    combine with nothing. Coupons apply in ascending ``priority`` (then template id), which
+    matters for percentages and for :attr:`ThresholdBasis.REMAINING` thresholds.
+    ``max_per_payment`` limits copies of the same template in one payment.
+    """
+
+    group: str = "default"
+    priority: int = 100
+    alone: bool = False
+    max_per_payment: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.group, str) or not self.group:
+            raise CatalogError(
+                "stacking group must be a non-empty string", path="stacking.group", value=self.group
+            )
+        if isinstance(self.max_per_payment, bool) or not isinstance(self.max_per_payment, int):
+            raise CatalogError(
+                "max_per_payment must be an int", path="stacking.max_per_payment", value=self.max_per_payment
+            )
+        if self.max_per_payment < 1:
+            raise CatalogError(
+                "max_per_payment must be at least 1",
+                path="stacking.max_per_payment",
+                value=self.max_per_payment,
+            )
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise CatalogError("priority must be an int", path="stacking.priority", value=self.priority)
+
+
+def _default_validity() -> Validity:
+    return Validity(days=7)
+
+
+@attrs.frozen
+class CouponTemplate:
+    """A kind of coupon in the catalog; see the module docstring.
+
+    ``eligibility`` (a :class:`~cardbenefits.rules.Rule` over the customer record) is tested
+    when a coupon is issued. ``timezone`` is the zone of relative validity, usage windows and
+    daily stock.
+    """
+
+    id: str = attrs.field()
+    name: str = attrs.field()
+    effect: CouponEffect = attrs.field(converter=_effect)
+    scope: CouponScope = attrs.field(factory=CouponScope)
+    validity: Validity = attrs.field(factory=_default_validity)
+    windows: tuple[UsageWindow, ...] = attrs.field(default=(), converter=tuple)
+    stacking: Stacking = attrs.field(factory=Stacking)
+    threshold_basis: ThresholdBasis = attrs.field(default=ThresholdBasis.REMAINING, converter=ThresholdBasis)
+    on_refund: ReturnPolicy = attrs.field(default=ReturnPolicy.RETURN_IF_VALID, converter=ReturnPolicy)
+    eligibility: Rule | None = attrs.field(default=None)
+    timezone: str = attrs.field(default=DEFAULT_TIMEZONE, converter=_timezone)
+
+    @id.validator
+    def _check_id(self, _attr: object, value: object) -> None:
+        if not isinstance(value, str) or not value or ":" in value:
+            raise CatalogError("template id must be a non-empty string without ':'", path="id", value=value)
+
+    @property
+    def min_spend(self) -> Money:
+        """The payment amount the coupon needs (0 when none)."""
+        return self.effect.min_spend
+
+    @property
+    def asset(self) -> str:
+        """The ledger asset name of this template's coupons (``coupon:<id>``)."""
+        return f"coupon:{self.id}"
+
+    def window_refusal(self, at: _dt.datetime) -> str | None:
+        """Why ``at`` is outside every usage window, or None (also when there are no windows)."""
+        if not self.windows:
+            return None
+        local = to_local(ensure_aware(at), self.timezone)
+        if any(w.contains(local) for w in self.windows):
+            return None
+        return f"outside usage window ({_DAY_NAMES[local.isoweekday() - 1]} {local:%H:%M} {self.timezone})"
