@@ -605,6 +605,10 @@ class Engine:
         kept_units[p.id] = max(kept, _ZERO)
         unit_cost = Decimal(first.meta.get("unit_cost", "1"))
         charges: list[Charge] = []
+        if periodic and claw > 0:
+            # the period's earned total is shared by its transactions: release it whoever earned it
+            measures.pop(earned_counter, None)
+            charges.append(Charge(earned_counter, -claw, None))
         for counter, measure in measures.items():
             have = attributable.get(counter, _ZERO)
             if measure == "count":

@@ -1,0 +1,272 @@
+"""Engine examples from the seed articles and hypothesis properties over event orders and refunds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pendulum
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardbenefits.engine import (
+    CapHit,
+    Engine,
+    SimpleCustomer,
+    SimpleRefund,
+    SimpleTransaction,
+    evaluate_group,
+    progress,
+)
+from cardbenefits.ledger import MemoryLedger
+from cardbenefits.money import Money
+from cardbenefits.programmes import (
+    REAL_ESTATE_ETC,
+    AccrualReward,
+    ActivationLadder,
+    BonusMultiplier,
+    FixedReward,
+    Flooring,
+    GroupReward,
+    ItemReward,
+    Limit,
+    LimitMeasure,
+    LimitScope,
+    PercentReward,
+    PeriodUnit,
+    Qualifier,
+    Tier,
+    TransactionProgramme,
+)
+
+TZ = "Asia/Shanghai"
+AT = pendulum.datetime(2026, 11, 3, 12, tz=TZ)
+ALICE = SimpleCustomer("c1", "p1", approved_at=pendulum.datetime(2026, 11, 2, tz=TZ))
+
+SMALL = TransactionProgramme(
+    "cashback50",
+    Qualifier(min_amount=Money.of(50), excluded_mccs=REAL_ESTATE_ETC),
+    FixedReward(amount=Money.of(5)),
+    limits=(
+        Limit("monthly", 5, period=PeriodUnit.MONTH),
+        Limit("budget", 40, scope=LimitScope.GLOBAL, measure=LimitMeasure.COST),
+    ),
+)
+PERCENT = TransactionProgramme(
+    "pct5",
+    Qualifier(),
+    PercentReward(rate=5, per_transaction_cap=Money.of(20)),
+    limits=(Limit("monthly_amount", 50, measure=LimitMeasure.AMOUNT, period=PeriodUnit.MONTH),),
+)
+POINTS = TransactionProgramme("points", Qualifier(), AccrualReward(asset="points", per=Money.of(20)))
+PERIOD_POINTS = TransactionProgramme(
+    "ppoints", Qualifier(), AccrualReward(asset="bonus", per=Money.of(20), flooring=Flooring.PERIOD)
+)
+MILES = TransactionProgramme(
+    "miles3x", Qualifier(mccs={"4511"}), AccrualReward(asset="miles", per=Money.of(20), multiplier=3)
+)
+DOUBLE = TransactionProgramme("double", Qualifier(), BonusMultiplier(base="points", factor=2))
+
+
+def run(engine: Engine, ledger: MemoryLedger, event: object, customer: SimpleCustomer = ALICE) -> object:
+    if isinstance(event, SimpleRefund):
+        decision = engine.on_refund(customer, event, ledger)
+    else:
+        decision = engine.on_transaction(customer, event, ledger)  # type: ignore[arg-type]
+    ledger.apply(decision.batch)
+    return decision
+
+
+def txn(i: int, amount: str, mcc: str = "5411", at: pendulum.DateTime = AT) -> SimpleTransaction:
+    return SimpleTransaction(f"t{i}", "c1", Money.of(amount), at, mcc=mcc)
+
+
+def test_small_multiple_cashback_five_per_month_then_cap_explained() -> None:
+    engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
+    decisions = [run(engine, ledger, txn(i, "50")) for i in range(6)]
+    assert ledger.balance("c1", "cashback") == Decimal(25)
+    refusal = decisions[-1].refusal("cashback50")  # type: ignore[attr-defined]
+    assert isinstance(refusal.reasons[0], CapHit)
+    assert refusal.render("en") == "cashback50: cap monthly reached: 5 of 5 used in 2026-11"
+    assert "已达上限" in refusal.render("zh_CN")
+    # next month resets
+    run(engine, ledger, txn(9, "50", at=pendulum.datetime(2026, 12, 1, tz=TZ)))
+    assert ledger.balance("c1", "cashback") == Decimal(30)
+
+
+def test_excluded_mcc_and_minimum_amount() -> None:
+    engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
+    d1 = run(engine, ledger, txn(1, "500", mcc="9311"))
+    d2 = run(engine, ledger, txn(2, "49.99"))
+    assert d1.refusal("cashback50").reasons[0].code == "mcc_excluded"  # type: ignore[attr-defined]
+    assert d2.refusal("cashback50").reasons[0].code == "min_amount"  # type: ignore[attr-defined]
+    assert ledger.balance("c1", "cashback") == 0
+
+
+def test_percent_cashback_per_transaction_and_period_caps_truncate() -> None:
+    engine, ledger = Engine([PERCENT], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, "1000"))  # 50 -> capped 20
+    run(engine, ledger, txn(2, "399.99"))  # 20.00
+    d = run(engine, ledger, txn(3, "400"))  # 20 but only 10 left this month
+    assert ledger.balance("c1", "cashback") == Decimal(50)
+    assert d.granted("pct5") == Decimal(10)  # type: ignore[attr-defined]
+    assert d.grants[0].reasons[1].truncated  # type: ignore[attr-defined]
+
+
+def test_points_miles_and_doubling_card() -> None:
+    engine, ledger = Engine([POINTS, MILES, DOUBLE], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, "59.90"))
+    run(engine, ledger, txn(2, "100", mcc="4511"))
+    assert ledger.balance("c1", "points") == Decimal(2 + 5) * 2
+    assert ledger.balance("c1", "miles") == Decimal(15)
+
+
+def test_period_flooring_and_refund_of_other_transaction() -> None:
+    engine, ledger = Engine([PERIOD_POINTS], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, "15"))
+    run(engine, ledger, txn(2, "10"))
+    assert ledger.balance("c1", "bonus") == 1
+    run(engine, ledger, SimpleRefund("r1", "c1", "t1", Money.of(15), AT))
+    assert ledger.balance("c1", "bonus") == 0
+
+
+def test_replaying_an_event_changes_nothing() -> None:
+    engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, "60"))
+    again = run(engine, ledger, txn(1, "60"))
+    assert again.replayed  # type: ignore[attr-defined]
+    assert ledger.balance("c1", "cashback") == 5
+
+
+def test_posting_date_moves_late_posting_to_next_month() -> None:
+    late = TransactionProgramme(
+        "post",
+        Qualifier(time_basis="posting"),
+        FixedReward(amount=Money.of(1)),
+        limits=(Limit("m", 1, period=PeriodUnit.MONTH),),
+    )
+    engine, ledger = Engine([late], catalog_version="v1"), MemoryLedger()
+    end = pendulum.datetime(2026, 11, 30, 23, tz=TZ)
+    run(engine, ledger, SimpleTransaction("a", "c1", Money.of(10), end, posted_at=end))
+    d = run(engine, ledger, SimpleTransaction("b", "c1", Money.of(10), end, posted_at=end.add(hours=2)))
+    assert d.granted("post") == 1  # type: ignore[attr-defined]
+
+
+LADDER = ActivationLadder(
+    "welcome",
+    tiers=(
+        Tier("month1", ItemReward(asset="membership:video", units=1), min_spend=Money.of(1000)),
+        Tier(
+            "three_months",
+            ItemReward(asset="service:health_check", units=1, on_clawback="keep"),
+            min_count=1,
+            periods=3,
+        ),
+    ),
+    qualifier=Qualifier(min_amount=Money.of(10)),
+)
+
+
+def test_ladder_first_month_progress_grant_and_clawback() -> None:
+    engine, ledger = Engine(catalog_version="v1", ladders=[LADDER]), MemoryLedger()
+    run(engine, ledger, txn(1, "680"))
+    text = progress(engine, LADDER, ALICE, ledger, AT).render("en")
+    assert "welcome/month1: spend ¥320.00 more by 2026-11-30" in text
+    assert "2026-11-30前再消费¥320.00" in progress(engine, LADDER, ALICE, ledger, AT).render("zh_CN")
+    d = run(engine, ledger, txn(2, "400"))
+    assert d.granted("welcome") == 1  # type: ignore[attr-defined]
+    assert ledger.balance("c1", "membership:video") == 1
+    run(engine, ledger, SimpleRefund("r2", "c1", "t2", Money.of(100), AT))
+    assert ledger.balance("c1", "membership:video") == 0
+
+
+def test_ladder_three_consecutive_months_and_one_per_person() -> None:
+    engine, ledger = Engine(catalog_version="v1", ladders=[LADDER]), MemoryLedger()
+    for i, month in enumerate((11, 12, 1)):
+        year = 2026 if month > 2 else 2027
+        run(engine, ledger, txn(i, "20", at=pendulum.datetime(year, month, 15, tz=TZ)))
+    assert ledger.balance("c1", "service:health_check") == 1
+    second_card = SimpleCustomer("c2", "p1", approved_at=ALICE.approved_at)
+    for i, month in enumerate((11, 12, 1)):
+        year = 2026 if month > 2 else 2027
+        t = SimpleTransaction(f"x{i}", "c2", Money.of(20), pendulum.datetime(year, month, 15, tz=TZ))
+        run(engine, ledger, t, second_card)
+    assert ledger.balance("c2", "service:health_check") == 0
+
+
+def test_group_reward_at_eighty_percent() -> None:
+    group = GroupReward("team80", reward=ItemReward(asset="fund:team", amount=Money.of(5000)))
+    engine, ledger = Engine(catalog_version="v1"), MemoryLedger()
+    members = [
+        SimpleCustomer(f"e{i}", employer_group="acme", activated_at=AT if i < 4 else None) for i in range(5)
+    ]
+    d = evaluate_group(
+        engine, group, "acme", members[:4] + [SimpleCustomer("e9", employer_group="acme")] * 2, ledger, AT
+    )
+    assert d.refusals and not d.grants
+    d = evaluate_group(engine, group, "acme", members, ledger, AT)
+    ledger.apply(d.batch)
+    assert ledger.balance("group:acme", "fund:team") == 5000
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+amounts = st.decimals(min_value=1, max_value=600, places=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(amounts, st.integers(0, 100)), min_size=1, max_size=25), st.randoms())
+def test_caps_and_budget_never_exceeded_and_full_refunds_leave_nothing(
+    spends: list[tuple[Decimal, int]], rnd: object
+) -> None:
+    engine = Engine([SMALL, PERCENT, POINTS, PERIOD_POINTS, DOUBLE], catalog_version="v1")
+    ledger = MemoryLedger()
+    events: list[object] = [txn(i, str(a)) for i, (a, _r) in enumerate(spends)]
+    rnd.shuffle(events)  # type: ignore[attr-defined]
+    for e in events:
+        run(engine, ledger, e)
+        counters = ledger.counters()
+        assert all(v <= 5 for k, v in counters.items() if k.startswith("cap:cashback50:monthly"))
+        assert all(v <= 40 for k, v in counters.items() if k.startswith("budget:cashback50"))
+        assert ledger.balance("c1", "cashback") >= 0
+    # refund everything, in random pieces and order
+    refunds = []
+    for i, (a, r) in enumerate(spends):
+        part = (a * r / 100).quantize(Decimal("0.01"))
+        if 0 < part < a:
+            refunds += [
+                SimpleRefund(f"r{i}a", "c1", f"t{i}", Money.of(part), AT),
+                SimpleRefund(f"r{i}b", "c1", f"t{i}", Money.of(a - part), AT),
+            ]
+        else:
+            refunds.append(SimpleRefund(f"r{i}", "c1", f"t{i}", Money.of(a), AT))
+    rnd.shuffle(refunds)  # type: ignore[attr-defined]
+    for r in refunds:
+        run(engine, ledger, r)
+    for asset in ("cashback", "points", "bonus"):
+        assert ledger.balance("c1", asset) == 0, asset
+    assert all(v == 0 for k, v in ledger.counters().items() if not k.startswith("refunded:"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(amounts, st.integers(1, 99))
+def test_partial_refund_leaves_what_the_remainder_earns(amount: Decimal, pct: int) -> None:
+    engine, ledger = Engine([SMALL, POINTS, PERCENT], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, str(amount)))
+    part = (amount * pct / 100).quantize(Decimal("0.01"))
+    if part <= 0 or part >= amount:
+        return
+    run(engine, ledger, SimpleRefund("r1", "c1", "t1", Money.of(part), AT))
+    fresh_engine, fresh = Engine([SMALL, POINTS, PERCENT], catalog_version="v1"), MemoryLedger()
+    run(fresh_engine, fresh, txn(1, str(amount - part)))
+    for asset in ("cashback", "points"):
+        assert ledger.balance("c1", asset) == fresh.balance("c1", asset), asset
+
+
+def test_full_refund_beyond_original_is_refused() -> None:
+    from cardbenefits.errors import EngineError
+
+    engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
+    run(engine, ledger, txn(1, "60"))
+    with pytest.raises(EngineError, match="refund exceeds"):
+        engine.on_refund(ALICE, SimpleRefund("r", "c1", "t1", Money.of("60.01"), AT), ledger)
