@@ -174,6 +174,10 @@ def _check_prizes(
         seen.add(prize.id)
 
 
+def _prize_tuple(value: Iterable[Prize]) -> tuple[Prize, ...]:
+    return tuple(value)
+
+
 def _check_blank_weight(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CatalogError("blank weight must be a non-negative integer", path=attribute.name, value=value)
@@ -188,7 +192,7 @@ class PrizePool:
     """
 
     id: str = attrs.field(validator=_check_id)
-    prizes: tuple[Prize, ...] = attrs.field(converter=tuple, validator=_check_prizes)
+    prizes: tuple[Prize, ...] = attrs.field(converter=_prize_tuple, validator=_check_prizes)
     blank_weight: int = attrs.field(default=0, kw_only=True, validator=_check_blank_weight)
     on_out_of_stock: OutOfStock = attrs.field(default=OutOfStock.BLANK, kw_only=True, converter=OutOfStock)
     blank_name: str = attrs.field(default="谢谢参与", kw_only=True)

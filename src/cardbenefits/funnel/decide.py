@@ -37,6 +37,7 @@ import pendulum
 
 from cardbenefits.funnel.campaign import FunnelCampaign, Stage
 from cardbenefits.funnel.draws import (
+    ALGORITHM,
     DrawOutcome,
     choose,
     draw_number,
@@ -391,6 +392,7 @@ def decide_draw(
             view=view,
         )
         reasons.append(Reason.of("coupon_issued", template=prize.coupon_template))
+    reasons.append(_random_reason(outcome))
     meta = outcome.meta(campaign.seed)
     meta["draw.out_of_stock_rule"] = str(pool.on_out_of_stock)
     marker = _marker(
@@ -420,16 +422,17 @@ def _outcome_reasons(campaign: FunnelCampaign, outcome: DrawOutcome) -> list[Rea
     else:
         prize = pool.prize(outcome.prize_id)
         reasons.append(Reason.of("draw_won", prize=prize.label("zh_CN"), prize_en=prize.label("en")))
-    reasons.append(
-        Reason.of(
-            "draw_random",
-            random=outcome.number.hex,
-            algorithm=outcome.meta(campaign.seed)["draw.algorithm"],
-            point=outcome.point,
-            total=outcome.total_weight,
-        )
-    )
     return reasons
+
+
+def _random_reason(outcome: DrawOutcome) -> Reason:
+    return Reason.of(
+        "draw_random",
+        random=outcome.number.hex,
+        algorithm=ALGORITHM,
+        point=outcome.point,
+        total=outcome.total_weight,
+    )
 
 
 def _issue_entry_of(

@@ -2,8 +2,8 @@
 
 A :class:`Reason` is a message code plus parameters; :meth:`Reason.render` turns it into
 ``zh_CN`` or ``en`` text (any ``zh*`` locale reads Chinese, anything else English). Money
-parameters are formatted in the locale. Decisions keep reasons as data so reports can count
-them ("how many draws fell back to 谢谢参与?") and render them later.
+parameters are formatted like the engine's explanations (``¥30.00``). Decisions keep reasons
+as data so reports can count them ("how many draws fell back to 谢谢参与?") and render them later.
 
 >>> from cardbenefits.money import Money
 >>> r = Reason.of("draw_won", prize="满100减20", prize_en="¥20 off ¥100")
@@ -27,6 +27,7 @@ from typing import Final
 
 import attrs
 
+from cardbenefits.engine.explain import render_money
 from cardbenefits.errors import EngineError
 from cardbenefits.money import Money
 
@@ -157,7 +158,7 @@ def _locale(locale: str) -> str:
 
 def _format(value: object, locale: str) -> str:
     if isinstance(value, Money):
-        return value.format(locale)
+        return render_money(value, locale)
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
     return str(value)
