@@ -203,7 +203,8 @@ def test_group_reward_at_eighty_percent() -> None:
     d = evaluate_group(
         engine, group, "acme", members[:4] + [SimpleCustomer("e9", employer_group="acme")] * 2, ledger, AT
     )
-    assert d.refusals and not d.grants
+    assert d.refusals
+    assert not d.grants
     d = evaluate_group(engine, group, "acme", members, ledger, AT)
     ledger.apply(d.batch)
     assert ledger.balance("group:acme", "fund:team") == 5000
