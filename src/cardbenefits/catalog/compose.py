@@ -149,13 +149,21 @@ CompositionResult = BundleSelection | CompositionRefusal
 """What :func:`compose` returns."""
 
 
-def record_of(customer: Customer | Mapping[str, Any], card: CardHolding | None = None) -> Mapping[str, Any]:
-    """The rule record of a customer (a ready record is used as it is)."""
+def record_of(
+    customer: Customer | Mapping[str, Any], card: CardHolding | None = None, product: str | None = None
+) -> Mapping[str, Any]:
+    """The rule record of a customer (a ready record is used as it is).
+
+    Without an explicit ``card``, the customer's card of ``product`` is used when there is
+    one, else the primary card.
+    """
     if isinstance(customer, Mapping):
         record: Mapping[str, Any] = customer
         return record
-    from cardbenefits.facts import customer_record  # the facts layer is optional for records
+    from cardbenefits.facts import customer_record
 
+    if card is None and product is not None:
+        card = next((c for c in customer.cards if c.product_id == product), None)
     return customer_record(customer, card)
 
 
@@ -230,7 +238,7 @@ def compose(
     ``card``) or a ready customer record. Returns a :class:`BundleSelection` or a
     :class:`CompositionRefusal` with every violation.
     """
-    record = record_of(customer, card)
+    record = record_of(customer, card, product.id)
     customer_id = record.get("id")
     customer_id = customer_id if isinstance(customer_id, str) else None
     requested = tuple(modules)

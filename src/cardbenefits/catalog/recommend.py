@@ -105,7 +105,7 @@ def recommend(
     """Rank the eligible modules (best ``k``) and find the best valid bundle for ``customer``."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise EngineError("k must be a non-negative int", path="k", value=k)
-    record = record_of(customer, card)
+    record = record_of(customer, card, product.id)
     raw_tags = record.get("tags")
     tags: frozenset[str] = (
         frozenset(raw_tags) if isinstance(raw_tags, set | frozenset | list | tuple) else frozenset()
