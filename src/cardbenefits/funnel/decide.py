@@ -35,6 +35,8 @@ from typing import Protocol
 import attrs
 import pendulum
 
+from cardbenefits.errors import EngineError
+from cardbenefits.facts import Customer, DrawRequest, Follow, customer_record
 from cardbenefits.funnel.campaign import FunnelCampaign, Stage
 from cardbenefits.funnel.draws import (
     ALGORITHM,
@@ -65,6 +67,8 @@ __all__ = [
     "decide_follow",
     "decide_pay",
     "draw_counters",
+    "on_draw_request",
+    "on_follow",
     "participant",
     "run_draw",
     "stage_asset",
@@ -113,6 +117,16 @@ class Entrant:
     person_id: str | None = None
     record: Mapping[str, object] = attrs.field(factory=dict, eq=False, hash=False)
     device_id: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer, *, device_id: str | None = None) -> Entrant:
+        """The entrant for a :class:`~cardbenefits.facts.Customer` (record from ``customer_record``).
+
+        ``device_id`` (the device of the event) overrides the customer's usual device.
+        """
+        return cls(
+            customer.id, customer.person_id, customer_record(customer), device_id or customer.device_id
+        )
 
     @property
     def person(self) -> str:
@@ -577,3 +591,41 @@ def run_draw(
     state = participant(campaign, entrant.customer_id, ledger).state
     assert last_refusal is not None
     return _refuse(campaign, entrant, FunnelEvent.DRAW, state, last_refusal)
+
+
+def _check_event(campaign: FunnelCampaign, customer: Customer, event: Follow | DrawRequest) -> None:
+    if event.campaign_id != campaign.id:
+        raise EngineError(f"event is for campaign {event.campaign_id!r}, not {campaign.id!r}",
+                          path=f"{event.event_type}.campaign_id", value=event.campaign_id)  # fmt: skip
+    if event.customer_id != customer.id:
+        raise EngineError(f"event is for customer {event.customer_id!r}, not {customer.id!r}",
+                          path=f"{event.event_type}.customer_id", value=event.customer_id)  # fmt: skip
+
+
+def on_follow(
+    campaign: FunnelCampaign, customer: Customer, follow: Follow, *, view: LedgerView, catalog_version: str
+) -> FunnelDecision:
+    """:func:`decide_follow` for a :class:`~cardbenefits.facts.Follow` event."""
+    _check_event(campaign, customer, follow)
+    return decide_follow(
+        campaign, Entrant.of(customer), channel=follow.channel, at=follow.at, view=view,
+        catalog_version=catalog_version, event_id=follow.id,
+    )  # fmt: skip
+
+
+def on_draw_request(
+    ledger: Ledger,
+    campaign: FunnelCampaign,
+    customer: Customer,
+    request: DrawRequest,
+    *,
+    issuer: CouponIssuer,
+    catalog_version: str,
+    risk: RiskPolicy | None = None,
+) -> FunnelDecision:
+    """:func:`run_draw` for a :class:`~cardbenefits.facts.DrawRequest` (its id keys the random number)."""
+    _check_event(campaign, customer, request)
+    return run_draw(
+        ledger, campaign, Entrant.of(customer, device_id=request.device_id), request_id=request.id,
+        at=request.at, issuer=issuer, catalog_version=catalog_version, risk=risk,
+    )  # fmt: skip
