@@ -67,10 +67,10 @@ from cardbenefits.coupons.coupon import Coupon
 from cardbenefits.coupons.templates import (
     Channel,
     CouponCashback,
-    Gift,
+    CouponScope,
+    CouponTemplate,
     InstantDiscount,
     PercentOff,
-    PointsMultiplier,
     ThresholdBasis,
     ThresholdDiscount,
 )
@@ -261,30 +261,93 @@ class CheckoutPlan:
 _KIND_FIXED, _KIND_PERCENT, _KIND_CASHBACK, _KIND_VALUE = 0, 1, 2, 3
 
 
-def _refusal(coupon: Coupon, payment: Payment) -> str | None:
+class _Numbers:
+    """A template's checkout arithmetic in integers (minor units), computed once per template."""
+
+    __slots__ = (
+        "alone",
+        "cap",
+        "currency",
+        "group",
+        "kind",
+        "min_spend",
+        "mode",
+        "pden",
+        "pnum",
+        "priority",
+        "remaining",
+        "scoped",
+        "template",
+        "value",
+    )
+
+    def __init__(self, tpl: CouponTemplate) -> None:
+        effect = tpl.effect
+        self.template = tpl
+        self.group = tpl.stacking.group
+        self.priority = tpl.stacking.priority
+        self.alone = tpl.stacking.alone
+        self.remaining = tpl.threshold_basis is ThresholdBasis.REMAINING
+        self.currency = effect.min_spend.currency
+        self.min_spend = effect.min_spend.minor_units
+        self.scoped = tpl.scope != _NO_SCOPE
+        self.cap = -1
+        self.pnum = self.pden = 1
+        self.mode = Rounding.HALF_UP
+        if isinstance(effect, ThresholdDiscount | InstantDiscount):
+            self.kind, self.value = _KIND_FIXED, effect.off.minor_units
+        elif isinstance(effect, PercentOff):
+            num, den = effect.percent.as_integer_ratio()
+            self.kind, self.value, self.pnum, self.pden = _KIND_PERCENT, 0, num, den * 100
+            self.mode = effect.rounding
+            self.cap = -1 if effect.cap is None else effect.cap.minor_units
+        elif isinstance(effect, CouponCashback):
+            self.kind, self.value = _KIND_CASHBACK, effect.amount.minor_units
+        else:
+            self.kind, self.value = _KIND_VALUE, effect.estimated_value.minor_units
+
+
+_NO_SCOPE = CouponScope()
+_CACHE: dict[int, _Numbers] = {}
+_CACHE_SIZE = 4096
+
+
+def _numbers(tpl: CouponTemplate) -> _Numbers:
+    # Keyed by identity; the entry keeps the template alive, so an id is never reused under it.
+    found = _CACHE.get(id(tpl))
+    if found is not None and found.template is tpl:
+        return found
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    numbers = _CACHE[id(tpl)] = _Numbers(tpl)
+    return numbers
+
+
+def _refusal(coupon: Coupon, payment: Payment, numbers: _Numbers, amount: int) -> str | None:
     tpl = coupon.template
     if not coupon.valid_from <= payment.at:
         return "not valid yet"
     if not payment.at < coupon.valid_until:
         return "expired"
-    reason = tpl.window_refusal(payment.at)
-    if reason is not None:
-        return reason
-    reason = tpl.scope.refusal(
-        merchant=payment.merchant,
-        mcc=payment.mcc,
-        channel=payment.channel,
-        card_product=payment.card_product,
-        region=payment.region,
-    )
-    if reason is not None:
-        return reason
-    effect = tpl.effect
-    if effect.min_spend.currency != payment.amount.currency:
-        return f"coupon is in {effect.min_spend.currency}"
-    if payment.amount < effect.min_spend:
-        return f"minimum spend {effect.min_spend.quantize()} not reached"
-    if isinstance(effect, PointsMultiplier | Gift) and effect.estimated_value.is_zero():
+    if tpl.windows:
+        reason = tpl.window_refusal(payment.at)
+        if reason is not None:
+            return reason
+    if numbers.scoped:
+        reason = tpl.scope.refusal(
+            merchant=payment.merchant,
+            mcc=payment.mcc,
+            channel=payment.channel,
+            card_product=payment.card_product,
+            region=payment.region,
+        )
+        if reason is not None:
+            return reason
+    if numbers.currency != payment.amount.currency:
+        return f"coupon is in {numbers.currency}"
+    if amount < numbers.min_spend:
+        return f"minimum spend {tpl.effect.min_spend.quantize()} not reached"
+    if numbers.kind == _KIND_VALUE and numbers.value == 0:
         return "no value at checkout"
     return None
 
@@ -310,37 +373,28 @@ class _Cand:
         "value",
     )
 
-    def __init__(self, coupon: Coupon, amount: int, group_limit: int) -> None:
-        tpl = coupon.template
-        effect = tpl.effect
+    def __init__(self, coupon: Coupon, n: _Numbers, amount: int, group_limit: int) -> None:
         self.coupon = coupon
-        self.group = tpl.stacking.group
+        self.group, self.alone, self.remaining, self.min_spend = n.group, n.alone, n.remaining, n.min_spend
+        self.kind, self.value, self.cap, self.pnum, self.pden, self.mode = (
+            n.kind,
+            n.value,
+            n.cap,
+            n.pnum,
+            n.pden,
+            n.mode,
+        )
         self.limit = group_limit
-        self.alone = tpl.stacking.alone
-        self.remaining = tpl.threshold_basis is ThresholdBasis.REMAINING
-        self.min_spend = effect.min_spend.minor_units
         self.tie = (coupon.valid_until, coupon.coupon_id)
-        self.rank: tuple[Any, ...] = (tpl.stacking.priority, tpl.id, self.tie)
-        self.cap = -1
-        self.pnum = self.pden = 1
-        self.mode = Rounding.HALF_UP
-        if isinstance(effect, ThresholdDiscount | InstantDiscount):
-            self.kind, self.value = _KIND_FIXED, effect.off.minor_units
-            self.ub = min(self.value, amount)
-        elif isinstance(effect, PercentOff):
-            num, den = effect.percent.as_integer_ratio()
-            self.kind, self.value, self.pnum, self.pden = _KIND_PERCENT, 0, num, den * 100
-            self.mode = effect.rounding
-            self.cap = -1 if effect.cap is None else effect.cap.minor_units
-            self.ub = _round_div(amount * num, den * 100, self.mode)
-            if self.cap >= 0:
-                self.ub = min(self.ub, self.cap)
-        elif isinstance(effect, CouponCashback):
-            self.kind, self.value = _KIND_CASHBACK, effect.amount.minor_units
-            self.ub = min(self.value, amount)
+        self.rank: tuple[Any, ...] = (n.priority, coupon.template.id, self.tie)
+        kind = n.kind
+        if kind == _KIND_PERCENT:
+            ub = _round_div(amount * n.pnum, n.pden, n.mode)
+            self.ub = ub if n.cap < 0 or ub < n.cap else n.cap
+        elif kind == _KIND_VALUE:
+            self.ub = n.value
         else:
-            self.kind, self.value = _KIND_VALUE, effect.estimated_value.minor_units
-            self.ub = self.value
+            self.ub = n.value if n.value < amount else amount
 
 
 def _round_div(n: int, d: int, mode: Rounding) -> int:
@@ -399,11 +453,12 @@ def _prepare(
         if coupon.coupon_id in seen:
             raise EngineError("coupon appears twice in the wallet", path="wallet", value=coupon.coupon_id)
         seen.add(coupon.coupon_id)
-        reason = _refusal(coupon, payment)
+        numbers = _numbers(coupon.template)
+        reason = _refusal(coupon, payment, numbers, amount)
         if reason is not None:
             refused.append(Refusal(coupon.coupon_id, reason))
             continue
-        cand = _Cand(coupon, amount, rules.limit(coupon.template.stacking.group))
+        cand = _Cand(coupon, numbers, amount, rules.limit(numbers.group))
         by_template.setdefault(coupon.template.id, []).append(cand)
     cands: list[_Cand] = []
     for copies in by_template.values():
