@@ -28,7 +28,7 @@ The participant state is folded from these markers through the state machine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -390,7 +390,14 @@ def decide_draw(
         )
 
     outcome = choose(pool, number, lambda prize: in_stock(prize.id))
-    reasons = _outcome_reasons(campaign, outcome)
+
+    def scope(prize_id: str) -> tuple[str, str]:
+        total, _daily = prize_counters(pool, pool.prize(prize_id), day)
+        if total.limit is not None and view.usage(total.counter) + 1 > total.limit:
+            return "总库存已发完", "total stock used up"
+        return f"{day} 当日库存已发完", f"stock for {day} used up"
+
+    reasons = _outcome_reasons(campaign, outcome, scope)
     issued: Sequence[LedgerEntry] = ()
     if outcome.prize_id is not None:
         prize = pool.prize(outcome.prize_id)
@@ -420,17 +427,21 @@ def decide_draw(
     )
 
 
-def _outcome_reasons(campaign: FunnelCampaign, outcome: DrawOutcome) -> list[Reason]:
+def _outcome_reasons(
+    campaign: FunnelCampaign, outcome: DrawOutcome, scope: Callable[[str], tuple[str, str]]
+) -> list[Reason]:
     pool = campaign.pool
     reasons: list[Reason] = []
     blank = {"blank": pool.blank_label("zh_CN"), "blank_en": pool.blank_label("en")}
     if outcome.fallback != "none" and outcome.drawn_id is not None:
         drawn = pool.prize(outcome.drawn_id)
         code = "draw_out_of_stock_blank" if outcome.fallback == "blank" else "draw_out_of_stock_redraw"
+        zh, en = scope(drawn.id)
         reasons.append(
-            Reason.of(code, prize=drawn.label("zh_CN"), prize_en=drawn.label("en"), scope="总库存/当日库存",
-                      scope_en="total or today's stock", **blank)
-        )  # fmt: skip
+            Reason.of(
+                code, prize=drawn.label("zh_CN"), prize_en=drawn.label("en"), scope=zh, scope_en=en, **blank
+            )
+        )
     if outcome.prize_id is None:
         reasons.append(Reason.of("draw_blank", **blank))
     else:
