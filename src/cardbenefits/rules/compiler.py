@@ -22,7 +22,7 @@ over a missing field is neither. The callable returns ``T(rule)``: unknown is no
 def _rule(r, at):
     try:
         return (_v0 := (r.get('card') or _EMPTY).get('supplementary')) is not None and not _v0
-    except (TypeError, AttributeError, ValueError, OverflowError, _CardBenefitsError) as exc:
+    except _ERRORS as exc:
         raise _fail(exc) from exc
 """
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from cardbenefits.errors import CardBenefitsError, RuleError
@@ -53,7 +52,7 @@ from cardbenefits.rules.ast import (
     Within,
     to_text,
 )
-from cardbenefits.rules.runtime import _FIXED, window_start
+from cardbenefits.rules.runtime import _FIXED, is_present, window_start
 
 if TYPE_CHECKING:
     from cardbenefits.rules.rule import Rule
@@ -93,8 +92,8 @@ class _Gen:
 
     def leaf(self, node: Leaf, positive: bool) -> str:
         if isinstance(node, Presence):
-            present = f"{self.get(node.field)} is not None"
-            return f"({present})" if node.present == positive else f"(not {present})"
+            present = f"_is_present({self.get(node.field)})"
+            return present if node.present == positive else f"(not {present})"
         v = self.var()
         guards = [f"({v} := {self.get(node.field)}) is not None"]
         test = self.test(node, v, guards)
@@ -159,7 +158,7 @@ def _source(node: Node, gen: _Gen) -> str:
         "def _rule(r, at):\n"
         "    try:\n"
         f"        return {body}\n"
-        "    except (TypeError, AttributeError, ValueError, OverflowError, _CardBenefitsError) as exc:\n"
+        "    except _ERRORS as exc:\n"
         "        raise _fail(exc) from exc"
     )
 
@@ -191,9 +190,10 @@ def compile_node(node: Node, *, name: str = "<rule>") -> Predicate:
         "__builtins__": {},
         "_EMPTY": _EMPTY,
         "_window_start": window_start,
-        "_CardBenefitsError": CardBenefitsError,
+        "_is_present": is_present,
+        # A record that does not match the schema surfaces as a RuleError, never a bare crash.
+        "_ERRORS": (TypeError, AttributeError, ValueError, OverflowError, CardBenefitsError),
         "_fail": _fail,
-        "Decimal": Decimal,
         **gen.consts,
     }
     exec(compile(source, name, "exec"), namespace)

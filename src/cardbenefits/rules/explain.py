@@ -62,7 +62,7 @@ from cardbenefits.rules.ast import (
 )
 from cardbenefits.rules.messages import message
 from cardbenefits.rules.rule import Rule
-from cardbenefits.rules.runtime import check_instant, lookup_value, window_start
+from cardbenefits.rules.runtime import check_instant, is_present, lookup_value, window_start
 
 __all__ = ["Clause", "Explanation", "Truth", "explain", "truth"]
 
@@ -166,7 +166,7 @@ class Explanation:
             head = message(locale, "unknown_result", fields=", ".join(self.missing))
         else:
             head = message(locale, "not_eligible")
-        lines = [f"{head}: {self.rule.canonical}"]
+        lines = [message(locale, "head", verdict=head, rule=self.rule.canonical)]
         _render(self.root, locale, 0, lines)
         return "\n".join(lines)
 
@@ -213,7 +213,7 @@ def _detail(clause: Clause, locale: str) -> str:
     field = clause.field
     actual = clause.actual
     if isinstance(node, Presence):
-        return message(locale, "present", field=field)
+        return message(locale, "present" if is_present(actual) else "missing", field=field)
     if isinstance(node, Compare) and node.op in ("<", "<=", ">", ">=") and clause.value is Truth.FALSE:
         key = "needs_more" if node.op in (">", ">=") else "needs_less"
         params = {
@@ -306,7 +306,7 @@ def _trace(node: Node, record: Mapping[str, object], at: datetime) -> Clause:
         return Clause(node, _NEGATE[kid.value], children=(kid,))
     actual = lookup_value(record, node.field)
     if isinstance(node, Presence):
-        return Clause(node, Truth.of((actual is not None) == node.present), actual=actual)
+        return Clause(node, Truth.of(is_present(actual) == node.present), actual=actual)
     missing = [node.field] if actual is None else []
     other: object = None
     if isinstance(node, CompareFields):

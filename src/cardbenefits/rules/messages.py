@@ -17,6 +17,7 @@ __all__ = ["MESSAGES", "message", "supported_locale"]
 
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "en": {
+        "head": "{verdict}: {rule}",
         "eligible": "Eligible",
         "not_eligible": "Not eligible",
         "unknown_result": "Not eligible: missing data ({fields})",
@@ -44,6 +45,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "bool_false": "false",
     },
     "zh_CN": {
+        "head": "{verdict}：{rule}",
         "eligible": "符合条件",
         "not_eligible": "不符合条件",
         "unknown_result": "不符合条件：数据缺失（{fields}）",

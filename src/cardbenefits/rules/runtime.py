@@ -26,7 +26,7 @@ import pendulum
 
 from cardbenefits.errors import RuleError
 
-__all__ = ["check_instant", "lookup_value", "window_start"]
+__all__ = ["check_instant", "is_present", "lookup_value", "window_start"]
 
 _FIXED: Final = {
     "minutes": timedelta(minutes=1),
@@ -63,4 +63,14 @@ def lookup_value(record: Mapping[str, object], name: str) -> object:
             return None
         if not isinstance(current, Mapping):
             raise RuleError("expected a group of fields (a mapping)", path=part, value=current)
-    return current.get(parts[-1])  # type: ignore[attr-defined]
+    value = current.get(parts[-1])  # type: ignore[attr-defined]
+    return None if isinstance(value, Mapping) and not value else value
+
+
+def is_present(value: object) -> bool:
+    """Presence as ``is present`` sees it: not ``None`` and not an empty group.
+
+    >>> is_present(0), is_present(None), is_present({})
+    (True, False, False)
+    """
+    return value is not None and not (isinstance(value, Mapping) and not value)
