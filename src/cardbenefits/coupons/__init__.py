@@ -18,6 +18,18 @@ from cardbenefits.coupons.checkout import (
     exhaustive_combination,
 )
 from cardbenefits.coupons.coupon import Coupon
+from cardbenefits.coupons.operations import (
+    CouponDecision,
+    expire_coupon,
+    hold_coupon,
+    issue_coupon,
+    redeem_coupon,
+    refusal_for_counter,
+    release_coupon,
+    return_coupon,
+)
+from cardbenefits.coupons.pools import CouponPool
+from cardbenefits.coupons.state import TRANSITIONS, USABLE_STATES, CouponEvent, CouponState, next_state
 from cardbenefits.coupons.templates import (
     Channel,
     CouponCashback,
@@ -35,16 +47,23 @@ from cardbenefits.coupons.templates import (
     UsageWindow,
     Validity,
 )
+from cardbenefits.coupons.wallet import Wallet, WalletCoupon, coupon_status
 
 __all__ = [
+    "TRANSITIONS",
+    "USABLE_STATES",
     "AppliedCoupon",
     "BasketLine",
     "Channel",
     "CheckoutPlan",
     "Coupon",
     "CouponCashback",
+    "CouponDecision",
     "CouponEffect",
+    "CouponEvent",
+    "CouponPool",
     "CouponScope",
+    "CouponState",
     "CouponTemplate",
     "Gift",
     "InstantDiscount",
@@ -59,6 +78,17 @@ __all__ = [
     "ThresholdDiscount",
     "UsageWindow",
     "Validity",
+    "Wallet",
+    "WalletCoupon",
     "best_combination",
+    "coupon_status",
     "exhaustive_combination",
+    "expire_coupon",
+    "hold_coupon",
+    "issue_coupon",
+    "next_state",
+    "redeem_coupon",
+    "refusal_for_counter",
+    "release_coupon",
+    "return_coupon",
 ]
