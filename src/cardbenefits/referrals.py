@@ -55,7 +55,7 @@ import attrs
 
 from cardbenefits.engine.explain import render_money
 from cardbenefits.errors import CatalogError, EngineError
-from cardbenefits.facts import REFERRAL_STAGES, Customer, Referral
+from cardbenefits.facts import REFERRAL_STAGES, Customer, Referral, customer_record
 from cardbenefits.funnel.decide import CouponIssuer
 from cardbenefits.funnel.reasons import Reason
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, LedgerEntry, is_money_asset
@@ -239,7 +239,7 @@ def _reward_entries(
         issued = list(
             issuer(reward.asset.split(":", 1)[1], customer_id=customer.id, person_id=customer.person_id,
                    programme_id=programme.id, coupon_id=f"{programme.id}:{event.id}:{side}", at=at,
-                   catalog_version=catalog_version, view=view)
+                   catalog_version=catalog_version, view=view, record=customer_record(customer))
         )  # fmt: skip
         if issued:
             first = issued[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pendulum
@@ -27,6 +27,7 @@ def issue_coupon(
     at: datetime,
     catalog_version: str,
     view: LedgerView,
+    record: Mapping[str, object],
 ) -> Sequence[LedgerEntry]:
     """A minimal issuer with the coupon package's issue signature (one ``issue`` entry)."""
     return [

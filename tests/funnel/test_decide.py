@@ -11,9 +11,21 @@ from funnel_support import AT, END, entrant, issue_coupon, make_campaign, make_p
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardbenefits.coupons import (
+    Coupon,
+    CouponPool,
+    CouponState,
+    CouponTemplate,
+    InstantDiscount,
+    ThresholdDiscount,
+    coupon_status,
+    redeem_coupon,
+)
+from cardbenefits.coupons import issue_coupon as wallet_issue
 from cardbenefits.funnel.campaign import DrawLimits, FunnelCampaign, OutOfStock, Stage
 from cardbenefits.funnel.decide import (
     Entrant,
+    WalletIssuer,
     decide_draw,
     decide_follow,
     decide_pay,
@@ -322,3 +334,62 @@ def test_concurrent_sqlite_writers(tmp_path: Path) -> None:
     sqlite = pytest.importorskip("cardbenefits.ledger.sqlite")
     path = tmp_path / "ledger.db"
     _concurrent_draws(lambda: sqlite.SQLiteLedger(path), tmp_path)
+
+
+def _wallet_issuer(cut20_stock: int | None = None) -> WalletIssuer:
+    templates = {
+        "cut20": CouponTemplate(
+            id="cut20", name="满100减20", effect=ThresholdDiscount(Money.of(100), Money.of(20))
+        ),
+        "cut5": CouponTemplate(id="cut5", name="5元立减金", effect=InstantDiscount(Money.of(5))),
+    }
+    pools = {} if cut20_stock is None else {"cut20": CouponPool(id="cut20-pool", template_id="cut20",
+                                                                total_stock=cut20_stock)}  # fmt: skip
+    return WalletIssuer(templates, pools)
+
+
+def test_wallet_issuer_puts_the_coupon_in_the_wallet_and_its_redemption_completes_pay() -> None:
+    campaign = make_campaign()
+    issuer = _wallet_issuer()
+    ledger = MemoryLedger()
+    who = entrant()
+    follow(ledger, campaign, who)
+    request = next(f"r{i}" for i in range(200)
+                   if draw_number(campaign.seed, campaign.id, f"r{i}").point(100) < 10)  # fmt: skip
+    decision = run_draw(ledger, campaign, who, request_id=request, at=AT, issuer=issuer, catalog_version=V)
+    assert decision.won == "cut20"
+    wallet_coupons = [c for c in ledger.entries(customer_id="c1") if c.kind is EntryKind.ISSUE]
+    assert [c.meta["coupon_id"] for c in wallet_coupons] == [f"{campaign.id}:{request}"]
+    coupon = Coupon.issue(issuer.templates["cut20"], coupon_id=f"{campaign.id}:{request}", customer_id="c1",
+                          at=AT, pool_id=campaign.id)  # fmt: skip
+    status = coupon_status(ledger, coupon)
+    assert status is not None
+    assert status.state is CouponState.ISSUED
+    used = redeem_coupon(coupon, payment_id="pay-1", at=AT.add(hours=1), view=ledger, catalog_version=V)
+    assert used.batch is not None
+    ledger.apply(used.batch)
+    redemption = used.batch.entries[0]
+    paid = decide_pay(campaign, who, redemption=redemption, at=redemption.at, view=ledger, catalog_version=V)
+    assert paid.accepted
+    assert paid.render("en") == "Paid with campaign coupon cut20: pay stage completed"
+
+
+def test_coupon_pool_refusal_counts_as_out_of_stock() -> None:
+    campaign = make_campaign(draw_limits=DrawLimits())
+    issuer = _wallet_issuer(cut20_stock=1)
+    ledger = MemoryLedger()
+    # Someone claims the coupon pool's only coupon outside the campaign.
+    claimed = wallet_issue(issuer.pools["cut20"], issuer.templates["cut20"], customer_id="other",
+                           request_id="x", at=AT, view=ledger)  # fmt: skip
+    assert claimed.batch is not None
+    ledger.apply(claimed.batch)
+    who = entrant()
+    follow(ledger, campaign, who)
+    request = next(f"r{i}" for i in range(200)
+                   if draw_number(campaign.seed, campaign.id, f"r{i}").point(100) < 10)  # fmt: skip
+    decision = run_draw(ledger, campaign, who, request_id=request, at=AT, issuer=issuer, catalog_version=V)
+    assert decision.outcome is not None
+    assert decision.outcome.fallback == "blank"
+    assert decision.won is None
+    assert "the coupon cannot be issued" in decision.render("en")
+    assert ledger.usage("stock:prize:eat-pool:cut20") == 0

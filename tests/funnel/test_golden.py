@@ -15,13 +15,13 @@ import os
 from pathlib import Path
 
 import pendulum
-from funnel_support import issue_coupon
 
+from cardbenefits.coupons import Coupon, CouponTemplate, InstantDiscount, ThresholdDiscount, redeem_coupon
 from cardbenefits.facts import Customer, DrawRequest, Follow
 from cardbenefits.funnel.campaign import DrawLimits, FunnelCampaign, OutOfStock, Prize, PrizePool
-from cardbenefits.funnel.decide import Entrant, decide_pay, on_draw_request, on_follow
+from cardbenefits.funnel.decide import Entrant, WalletIssuer, decide_pay, on_draw_request, on_follow
 from cardbenefits.funnel.metrics import funnel_metrics
-from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry
+from cardbenefits.ledger.entries import EntryKind
 from cardbenefits.ledger.memory import MemoryLedger
 from cardbenefits.money import Money
 from cardbenefits.risk import RiskPolicy, VelocityLimit
@@ -29,6 +29,14 @@ from cardbenefits.risk import RiskPolicy, VelocityLimit
 GOLDEN = Path(__file__).parent / "golden" / "e_life_funnel.txt"
 V = "2026.11"
 CHANNELS = ("wechat_official", "e_life_app", "mobile_banking")
+ISSUER = WalletIssuer(
+    {
+        "dining-cut20": CouponTemplate(id="dining-cut20", name="满100减20元券",
+                                       effect=ThresholdDiscount(Money.of(100), Money.of(20))),
+        "dining-ljj5": CouponTemplate(id="dining-ljj5", name="5元立减金",
+                                      effect=InstantDiscount(Money.of(5))),
+    }
+)  # fmt: skip
 
 
 def campaign() -> FunnelCampaign:
@@ -88,26 +96,27 @@ def transcript() -> str:
             for attempt in range(2 if i % 4 == 0 else 1):  # some try twice a day
                 request = DrawRequest(f"d-{customer.id}-{day}-{attempt}", customer.id, camp.id, at,
                                       device_id=customer.device_id)  # fmt: skip
-                decision = on_draw_request(ledger, camp, customer, request, issuer=issue_coupon,
+                decision = on_draw_request(ledger, camp, customer, request, issuer=ISSUER,
                                            catalog_version=V, risk=risk)  # fmt: skip
                 log(f"draw {request.id}", decision.render("zh_CN"), decision.render("en"))
-    # Pay: every other winner pays with the coupon; one pays below the minimum.
-    issues = [e for e in ledger.entries(programme_id=camp.id) if e.kind is EntryKind.ISSUE]
+    # Pay: every other winner pays with the coupon (核销 through the coupon package); one pays
+    # below the campaign's minimum.
+    issues = [e for e in ledger.entries() if e.kind is EntryKind.ISSUE]
     for n, issue in enumerate(issues):
         if n % 2:
             continue
         amount = Money.of(25) if n == 2 else Money.of(60 + n)
-        redemption = LedgerEntry(
-            kind=EntryKind.REDEEM, customer_id=issue.customer_id, programme_id="coupons", asset=issue.asset,
-            units=1, at=issue.at.add(hours=5), catalog_version=V, reason="redeemed_at_payment",
-            ref=issue.entry_id,
-        )  # fmt: skip
-        ledger.apply(EntryBatch.of(f"redeem-{issue.entry_id}", [redemption]))
-        stored = ledger.entry(f"redeem-{issue.entry_id}#0")
-        assert stored is not None
+        template = ISSUER.templates[issue.meta["template_id"]]
+        coupon = Coupon.issue(template, coupon_id=issue.meta["coupon_id"], customer_id=issue.customer_id,
+                              at=issue.at, pool_id=issue.meta["pool_id"])  # fmt: skip
+        used = redeem_coupon(coupon, payment_id=f"pay-{n}", at=issue.at.add(hours=5), view=ledger,
+                             catalog_version=V)  # fmt: skip
+        assert used.batch is not None
+        ledger.apply(used.batch)
+        redemption = used.batch.entries[0]
         who = Entrant(issue.customer_id, issue.person_id)
-        decision = decide_pay(camp, who, redemption=stored, at=stored.at, view=ledger, catalog_version=V,
-                              payment=amount)  # fmt: skip
+        decision = decide_pay(camp, who, redemption=redemption, at=redemption.at, view=ledger,
+                              catalog_version=V, payment=amount)  # fmt: skip
         if decision.batch is not None:
             ledger.apply(decision.batch)
         log(f"pay {issue.customer_id} {amount.amount}", decision.render("zh_CN"), decision.render("en"))

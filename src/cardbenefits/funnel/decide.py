@@ -35,9 +35,12 @@ from typing import Protocol
 import attrs
 import pendulum
 
+from cardbenefits.coupons.operations import issue_coupon
+from cardbenefits.coupons.pools import CouponPool
+from cardbenefits.coupons.templates import CouponTemplate
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import Customer, DrawRequest, Follow, customer_record
-from cardbenefits.funnel.campaign import FunnelCampaign, Stage
+from cardbenefits.funnel.campaign import FunnelCampaign, Prize, Stage
 from cardbenefits.funnel.draws import (
     ALGORITHM,
     DrawOutcome,
@@ -63,6 +66,7 @@ __all__ = [
     "Entrant",
     "FunnelDecision",
     "Participant",
+    "WalletIssuer",
     "decide_draw",
     "decide_follow",
     "decide_pay",
@@ -90,6 +94,7 @@ class CouponIssuer(Protocol):
     Returns the ledger entries that put one coupon of ``template_id`` in the customer's
     wallet (``issue`` entries, with any charges the coupon template itself needs). The funnel
     puts them in the draw's batch, so they are applied atomically with the prize stock.
+    :class:`WalletIssuer` adapts :func:`cardbenefits.coupons.issue_coupon` to it.
     """
 
     def __call__(
@@ -103,9 +108,52 @@ class CouponIssuer(Protocol):
         at: datetime,
         catalog_version: str,
         view: LedgerView,
+        record: Mapping[str, object],
     ) -> Sequence[LedgerEntry]:
-        """Entries issuing the coupon."""
+        """Entries issuing the coupon; empty when the coupon cannot be issued (then the draw
+        treats the prize as out of stock)."""
         ...
+
+
+@attrs.frozen
+class WalletIssuer:
+    """The coupon package's :func:`~cardbenefits.coupons.issue_coupon` as a :class:`CouponIssuer`.
+
+    ``templates`` maps template ids to templates; ``pools`` maps a template id to the coupon
+    pool to issue from. A template without a pool is issued from an unlimited pool named after
+    the campaign: the prize's stock (on the prize pool) is then the only stock. A refusal by the
+    coupon side (its pool empty, its eligibility rule failing) returns no entries.
+    """
+
+    templates: Mapping[str, CouponTemplate]
+    pools: Mapping[str, CouponPool] = attrs.field(factory=dict)
+
+    def __call__(
+        self,
+        template_id: str,
+        *,
+        customer_id: str,
+        person_id: str | None,
+        programme_id: str,
+        coupon_id: str,
+        at: datetime,
+        catalog_version: str,
+        view: LedgerView,
+        record: Mapping[str, object],
+    ) -> Sequence[LedgerEntry]:
+        """Issue one coupon of ``template_id`` (see :class:`CouponIssuer`)."""
+        template = self.templates.get(template_id)
+        if template is None:
+            raise EngineError(
+                "prize names an unknown coupon template", path="coupon_template", value=template_id
+            )
+        pool = self.pools.get(template_id) or CouponPool(id=programme_id, template_id=template_id)
+        decision = issue_coupon(
+            pool, template, customer_id=customer_id, request_id=coupon_id, at=at, view=view,
+            record=record if template.eligibility is not None else None, catalog_version=catalog_version,
+            coupon_id=coupon_id,
+        )  # fmt: skip
+        return decision.batch.entries if decision.batch is not None else ()
 
 
 @attrs.frozen
@@ -383,39 +431,50 @@ def decide_draw(
     day = campaign.day(at)
     number = draw_number(campaign.seed, campaign.id, request_id)
 
-    def in_stock(prize_id: str) -> bool:
-        return all(
-            charge.limit is None or view.usage(charge.counter) + 1 <= charge.limit
-            for charge in prize_counters(pool, pool.prize(prize_id), day)
-        )
+    coupon_id = f"{campaign.id}:{request_id}"
+    issuable: dict[str, Sequence[LedgerEntry]] = {}
 
-    outcome = choose(pool, number, lambda prize: in_stock(prize.id))
+    def issue(prize: Prize) -> Sequence[LedgerEntry]:
+        if prize.id not in issuable:
+            issuable[prize.id] = tuple(
+                issuer(
+                    prize.coupon_template, customer_id=entrant.customer_id, person_id=entrant.person_id,
+                    programme_id=campaign.id, coupon_id=coupon_id, at=at, catalog_version=catalog_version,
+                    view=view, record=entrant.record,
+                )
+            )  # fmt: skip
+        return issuable[prize.id]
+
+    def in_stock(prize: Prize) -> bool:
+        counted = all(
+            charge.limit is None or view.usage(charge.counter) + 1 <= charge.limit
+            for charge in prize_counters(pool, prize, day)
+        )
+        # A coupon the wallet side refuses to issue (its own pool is empty) counts as out of stock.
+        return counted and bool(issue(prize))
+
+    outcome = choose(pool, number, in_stock)
 
     def scope(prize_id: str) -> tuple[str, str]:
-        total, _daily = prize_counters(pool, pool.prize(prize_id), day)
+        total, daily = prize_counters(pool, pool.prize(prize_id), day)
         if total.limit is not None and view.usage(total.counter) + 1 > total.limit:
             return "总库存已发完", "total stock used up"
-        return f"{day} 当日库存已发完", f"stock for {day} used up"
+        if daily.limit is not None and view.usage(daily.counter) + 1 > daily.limit:
+            return f"{day} 当日库存已发完", f"stock for {day} used up"
+        return "优惠券无法发放", "the coupon cannot be issued"
 
     reasons = _outcome_reasons(campaign, outcome, scope)
     issued: Sequence[LedgerEntry] = ()
     if outcome.prize_id is not None:
         prize = pool.prize(outcome.prize_id)
         charges.extend(prize_counters(pool, prize, day))
-        issued = issuer(
-            prize.coupon_template,
-            customer_id=entrant.customer_id,
-            person_id=entrant.person_id,
-            programme_id=campaign.id,
-            coupon_id=f"{campaign.id}:{request_id}",
-            at=at,
-            catalog_version=catalog_version,
-            view=view,
-        )
+        issued = issue(prize)
         reasons.append(Reason.of("coupon_issued", template=prize.coupon_template))
     reasons.append(_random_reason(outcome))
     meta = outcome.meta(campaign.seed)
     meta["draw.out_of_stock_rule"] = str(pool.on_out_of_stock)
+    if outcome.prize_id is not None:
+        meta["draw.coupon_id"] = coupon_id
     marker = _marker(
         campaign, entrant, Stage.DRAW, at, catalog_version,
         reason="won" if outcome.won else "blank", ref=request_id, charges=charges, meta=meta,
@@ -469,14 +528,22 @@ def _issue_entry_of(
         found = view.entry(redemption.ref)
         if found is not None:
             candidates.append(found)
-    coupon_id = redemption.meta.get("coupon_id")
-    if coupon_id:
-        candidates.extend(
-            e for e in view.entries(customer_id=redemption.customer_id, programme_id=campaign.id)
-            if e.kind is EntryKind.ISSUE and e.meta.get("coupon_id") == coupon_id
-        )  # fmt: skip
     for entry in candidates:
         if entry.kind is EntryKind.ISSUE and entry.programme_id == campaign.id:
+            return entry
+    coupon_id = redemption.meta.get("coupon_id")
+    if not coupon_id:
+        return None
+    # A coupon issued by the wallet side keeps its own programme (the coupon pool); the draw
+    # marker of this campaign names it in ``draw.coupon_id``.
+    drawn = any(
+        e.meta.get("draw.coupon_id") == coupon_id
+        for e in view.entries(customer_id=redemption.customer_id, programme_id=campaign.id)
+    )
+    if not drawn:
+        return None
+    for entry in view.entries(customer_id=redemption.customer_id):
+        if entry.kind is EntryKind.ISSUE and entry.meta.get("coupon_id") == coupon_id:
             return entry
     return None
 
