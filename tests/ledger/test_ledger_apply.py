@@ -245,3 +245,38 @@ def test_limits_and_counters_are_visible_for_monitoring(ledger: Ledger) -> None:
     assert ledger.limit("never") is None
     assert ledger.counters() == {"budget": Decimal(5), "seen": Decimal(2)}
     assert len(ledger) == 2
+
+
+def test_apply_many_matches_one_at_a_time(ledger: Ledger) -> None:
+    assert isinstance(ledger, MemoryLedger | SQLiteLedger)
+    group = [
+        batch("g1", units("c1", "coupon:w20", 1, Charge("stock", 1, 2), kind="issue")),
+        batch("g2", units("c2", "coupon:w20", 1, Charge("stock", 1, 2), kind="issue")),
+        batch("g3", units("c3", "coupon:w20", 1, Charge("stock", 1, 2), kind="issue")),
+        batch("g1", units("c1", "coupon:w20", 1, Charge("stock", 1, 2), kind="issue")),
+    ]
+    results = ledger.apply_many(group)
+    assert [(r.applied, r.already_applied, r.refused) for r in results] == [
+        (True, False, False),
+        (True, False, False),
+        (False, False, True),
+        (False, True, False),
+    ]
+    assert results[2].refusal is not None
+    assert results[2].refusal.counter == "stock"
+    assert ledger.usage("stock") == 2
+    assert [b.idempotency_key for b in ledger.batches()] == ["g1", "g2"]
+
+
+def test_apply_many_stops_at_an_error_keeping_earlier_batches(ledger: Ledger) -> None:
+    assert isinstance(ledger, MemoryLedger | SQLiteLedger)
+    ledger.apply(batch("old", cash("c1", "1")))
+    group = [
+        batch("n1", cash("c1", "2", Charge("budget", 2, 10))),
+        batch("old", cash("c1", "9")),
+        batch("n2", cash("c1", "3", Charge("budget", 3, 10))),
+    ]
+    with pytest.raises(IdempotencyConflictError):
+        ledger.apply_many(group)
+    assert [b.idempotency_key for b in ledger.batches()] == ["old", "n1"]
+    assert ledger.usage("budget") == 2

@@ -91,6 +91,14 @@ class MemoryLedger:
         except CounterLimitExceededError as refusal:
             return ApplyResult(applied=False, already_applied=False, refusal=refusal)
 
+    def apply_many(self, batches: Iterable[EntryBatch]) -> list[ApplyResult]:
+        """:meth:`try_apply` each batch in order; limit refusals are returned, other errors raised.
+
+        Batches before a raised error stay applied (as with the SQLite adapter's one-commit
+        version).
+        """
+        return [self.try_apply(batch) for batch in batches]
+
     # -- reading ----------------------------------------------------------------------------
     def usage(self, counter: str) -> Decimal:
         """The counter's current value (zero for a counter never charged)."""

@@ -233,36 +233,69 @@ class SQLiteLedger:
     def apply(self, batch: EntryBatch) -> ApplyResult:
         """Append ``batch`` atomically; see :class:`~cardbenefits.ledger.protocol.Ledger`."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT first_entry, size FROM ledger_batches WHERE idempotency_key = ?",
-                (batch.idempotency_key,),
-            ).fetchone()
-            if row is not None:
-                stored = self._entry_range(conn, row[0], row[1])
-                if EntryBatch(batch.idempotency_key, stored) != batch:
-                    raise IdempotencyConflictError(batch.idempotency_key)
-                return ApplyResult(applied=False, already_applied=True, entries=stored)
-            net = batch.net_charges()
-            current = self._read_counters(conn, [c for c, (delta, _limit) in net.items() if delta != 0])
-            # plan_charges raises before anything is written; the rollback keeps the batch all-or-nothing.
-            planned = plan_charges(net, current)
-            base = conn.execute("SELECT coalesce(max(seq), 0) FROM ledger_entries").fetchone()[0]
-            cursor = conn.execute(
-                "INSERT INTO ledger_batches (idempotency_key, first_entry, size) VALUES (?, ?, ?)",
-                (batch.idempotency_key, base + 1, len(batch.entries)),
-            )
-            batch_seq = cursor.lastrowid
-            conn.executemany(
-                _INSERT_ENTRY,
-                [(base + 1 + i, batch_seq, *_entry_row(e)) for i, e in enumerate(batch.entries)],
-            )
-            conn.executemany(
-                _UPSERT_COUNTER,
-                [
-                    (counter, str(after), None if net[counter][1] is None else str(net[counter][1]))
-                    for counter, after in planned.items()
-                ],
-            )
+            return self._apply_in(conn, batch)
+
+    def apply_many(self, batches: Iterable[EntryBatch]) -> list[ApplyResult]:
+        """:meth:`try_apply` each batch in order, all inside one transaction (one commit).
+
+        Each batch stays all-or-nothing and limit refusals come back in ``refusal``, exactly
+        as with :meth:`try_apply` one at a time; committing once per group is what makes bulk
+        loads and simulations fast on disk. Any other error (an idempotency conflict, an
+        over-release) stops the group: the batches before it are committed, then it is raised.
+        """
+        results: list[ApplyResult] = []
+        failure: LedgerError | None = None
+        with self._write() as conn:
+            for batch in batches:
+                conn.execute("SAVEPOINT ledger_batch")
+                try:
+                    results.append(self._apply_in(conn, batch))
+                except CounterLimitExceededError as refusal:
+                    results.append(ApplyResult(applied=False, already_applied=False, refusal=refusal))
+                    conn.execute("ROLLBACK TO ledger_batch")
+                except LedgerError as error:
+                    failure = error
+                    conn.execute("ROLLBACK TO ledger_batch")
+                conn.execute("RELEASE ledger_batch")
+                if failure is not None:
+                    break
+        if failure is not None:
+            raise failure
+        return results
+
+    def _apply_in(self, conn: sqlite3.Connection, batch: EntryBatch) -> ApplyResult:
+        """Apply inside the caller's write transaction; raises before writing if refused."""
+        row = conn.execute(
+            "SELECT first_entry, size FROM ledger_batches WHERE idempotency_key = ?",
+            (batch.idempotency_key,),
+        ).fetchone()
+        if row is not None:
+            stored = self._entry_range(conn, row[0], row[1])
+            if EntryBatch(batch.idempotency_key, stored) != batch:
+                raise IdempotencyConflictError(batch.idempotency_key)
+            return ApplyResult(applied=False, already_applied=True, entries=stored)
+        net = batch.net_charges()
+        current = self._read_counters(conn, [c for c, (delta, _limit) in net.items() if delta != 0])
+        # The check and the update below share one write transaction: no other process can
+        # change these counters in between.
+        planned = plan_charges(net, current)
+        base = conn.execute("SELECT coalesce(max(seq), 0) FROM ledger_entries").fetchone()[0]
+        cursor = conn.execute(
+            "INSERT INTO ledger_batches (idempotency_key, first_entry, size) VALUES (?, ?, ?)",
+            (batch.idempotency_key, base + 1, len(batch.entries)),
+        )
+        batch_seq = cursor.lastrowid
+        conn.executemany(
+            _INSERT_ENTRY,
+            [(base + 1 + i, batch_seq, *_entry_row(e)) for i, e in enumerate(batch.entries)],
+        )
+        conn.executemany(
+            _UPSERT_COUNTER,
+            [
+                (counter, str(after), None if net[counter][1] is None else str(net[counter][1]))
+                for counter, after in planned.items()
+            ],
+        )
         return ApplyResult(applied=True, already_applied=False, entries=batch.entries)
 
     def try_apply(self, batch: EntryBatch) -> ApplyResult:
