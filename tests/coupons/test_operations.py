@@ -253,8 +253,9 @@ def test_concurrent_sqlite_writers_never_exceed_stock(tmp_path: Path) -> None:
     outcomes = _race(path, jobs, claim)
     ledger = SQLiteLedger(path)
     assert sum(bool(o) for o in outcomes) == 5 == ledger.usage("stock:p")
-    assert ledger.usage("stock:p:2026-11-01") == 3
-    assert ledger.usage("stock:p:2026-11-02") == 2
+    # Both days race at once: either day may fill its daily stock first.
+    daily = sorted([ledger.usage("stock:p:2026-11-01"), ledger.usage("stock:p:2026-11-02")])
+    assert daily == [2, 3]
 
 
 def test_concurrent_redemptions_of_one_coupon_succeed_once(tmp_path: Path) -> None:
