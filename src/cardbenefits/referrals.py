@@ -53,11 +53,10 @@ from decimal import Decimal
 
 import attrs
 
-from cardbenefits.engine.explain import render_money
 from cardbenefits.errors import CatalogError, EngineError
 from cardbenefits.facts import REFERRAL_STAGES, Customer, Referral, customer_record
 from cardbenefits.funnel.decide import CouponIssuer
-from cardbenefits.funnel.reasons import Reason
+from cardbenefits.funnel.reasons import Reason, render_money
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, LedgerEntry, is_money_asset
 from cardbenefits.ledger.protocol import LedgerView
 from cardbenefits.money import Money, to_decimal

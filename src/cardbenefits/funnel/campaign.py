@@ -279,6 +279,7 @@ class FunnelCampaign:
     - ``channels``: follow channels accepted (``None`` = any).
     - ``pay_min_amount``: the least payment amount that completes the pay stage.
     - ``zone``: the zone of days for daily stock and per-day limits (Beijing by default).
+    - ``risk_policy``: the id of the catalog risk policy checked on every draw, if any.
     """
 
     id: str = attrs.field(validator=_check_id)
@@ -295,6 +296,7 @@ class FunnelCampaign:
     pay_min_amount: Money | None = attrs.field(default=None, kw_only=True)
     zone: str = attrs.field(default=DEFAULT_ZONE, kw_only=True, validator=_check_zone)
     name_en: str | None = attrs.field(default=None, kw_only=True)
+    risk_policy: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.ends_at <= self.starts_at:

@@ -27,11 +27,10 @@ from typing import Final
 
 import attrs
 
-from cardbenefits.engine.explain import render_money
 from cardbenefits.errors import EngineError
 from cardbenefits.money import Money
 
-__all__ = ["MESSAGES", "Reason", "render_all"]
+__all__ = ["MESSAGES", "Reason", "render_all", "render_money"]
 
 #: code -> locale -> template. Parameters ending in ``_en`` replace their base name in English.
 MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -150,6 +149,15 @@ _SIDE_NAMES = {
     "zh_CN": {"inviter": "邀请人", "invitee": "被邀请人"},
     "en": {"inviter": "Inviter", "invitee": "Invitee"},
 }
+
+
+def render_money(money: Money, locale: str) -> str:
+    """Money in reasons: ``¥30.00`` in both locales, as the engine's explanations write it.
+
+    >>> render_money(Money.of("1234.5"), "en")
+    '¥1,234.50'
+    """
+    return money.format("zh_CN" if locale.lower().startswith("zh") else "en").replace("CN¥", "¥")
 
 
 def _locale(locale: str) -> str:
