@@ -41,7 +41,8 @@ CATALOG = textwrap.dedent(
           blank_weight: 50
           on_out_of_stock: redraw
           prizes:
-            - {id: cut20, name: 满100减20元券, coupon_template: dining-cut20, weight: 20, stock: 4, daily_stock: 2}
+            - {id: cut20, name: 满100减20元券, coupon_template: dining-cut20, weight: 20, stock: 4,
+               daily_stock: 2}
             - {id: ljj5, name: 5元立减金, coupon_template: dining-ljj5, weight: 30}
     referral_programmes:
       - id: super-day

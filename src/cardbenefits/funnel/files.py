@@ -2,8 +2,9 @@
 ``risk_policies`` (pydantic models at the file edge, building the frozen domain objects).
 
 Importing this module registers the sections with :mod:`cardbenefits.catalog.sections`
-(``cardbenefits/__init__.py`` should import it so every catalog knows them). A campaign holds its prize pool inline (``pool:``), so a
-campaign is self-contained and its domain object needs no lookup.
+(``cardbenefits/__init__.py`` should import it so every catalog knows them). A campaign holds
+its prize pool inline (``pool:``), so a campaign is self-contained and its domain object needs
+no lookup.
 
 >>> from cardbenefits.catalog.sections import section
 >>> from cardbenefits.funnel.campaign import Stage
