@@ -216,3 +216,12 @@ def test_literals_stay_data_in_generated_code() -> None:
     assert "import os" not in source.replace(repr(evil), "")
     assert rule.evaluate({"region": evil}, AT)
     assert not rule.evaluate({"region": "SH", "tags": frozenset()}, AT)
+
+
+def test_window_start_cache_follows_the_instant() -> None:
+    check = compile_rule(parse("card.approved_at within 30 days and card.activated_at older than 1 month"))
+    record = {"card": {"approved_at": AT.subtract(days=20), "activated_at": AT.subtract(days=40)}}
+    assert check(record, AT) is True
+    assert check(record, AT.add(days=15)) is False  # approved 35 days before the later instant
+    assert check(record, AT.subtract(days=15)) is False  # activated only 25 days before
+    assert check(record, AT) is True

@@ -52,7 +52,7 @@ from cardbenefits.rules.ast import (
     Within,
     to_text,
 )
-from cardbenefits.rules.runtime import _FIXED, is_present, window_start
+from cardbenefits.rules.runtime import is_present, window_start
 
 if TYPE_CHECKING:
     from cardbenefits.rules.rule import Rule
@@ -63,6 +63,25 @@ __all__ = ["Predicate", "compile_node", "compile_rule", "python_source"]
 Predicate: TypeAlias = Callable[[Mapping[str, object], datetime], bool]
 
 _EMPTY: Mapping[str, object] = {}
+
+
+class _StartCache:
+    """``window_start(at, amount, unit)``, remembering the last instant (thread-safe swap)."""
+
+    __slots__ = ("amount", "last", "unit")
+
+    def __init__(self, amount: int, unit: str) -> None:
+        self.amount = amount
+        self.unit = unit
+        self.last: tuple[datetime | None, datetime | None] = (None, None)
+
+    def __call__(self, at: datetime) -> datetime:
+        last = self.last
+        if last[0] is at and last[1] is not None:
+            return last[1]
+        start = window_start(at, self.amount, self.unit)
+        self.last = (at, start)
+        return start
 
 
 class _Gen:
@@ -131,9 +150,9 @@ class _Gen:
         raise RuleError("not a rule clause", path="rule", value=node)  # pragma: no cover
 
     def start(self, amount: int, unit: str) -> str:
-        if unit in _FIXED:
-            return f"(at - {self.const(_FIXED[unit] * amount)})"
-        return f"_window_start(at, {amount!r}, {unit!r})"
+        # Window arithmetic on a pendulum instant costs ~30 µs; a predicate is usually called
+        # for many records at one instant, so each window start is cached per instant.
+        return f"{self.const(_StartCache(amount, unit))}(at)"
 
     def truth(self, node: Node, positive: bool) -> str:
         """Source of "node is definitely true" (positive) or "definitely false"."""
@@ -189,7 +208,6 @@ def compile_node(node: Node, *, name: str = "<rule>") -> Predicate:
     namespace: dict[str, object] = {
         "__builtins__": {},
         "_EMPTY": _EMPTY,
-        "_window_start": window_start,
         "_is_present": is_present,
         # A record that does not match the schema surfaces as a RuleError, never a bare crash.
         "_ERRORS": (TypeError, AttributeError, ValueError, OverflowError, CardBenefitsError),
