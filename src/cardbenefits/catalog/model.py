@@ -141,8 +141,15 @@ class Catalog:
                 yield from _rules_in(item)
 
     def summary(self) -> dict[str, int]:
-        """Counts for a one-line report: items per section, modules and rules."""
-        counts = {key: len(self.section(s.key)) for s in sections() for key in (s.key,)}
+        """Counts for a one-line report: items per section, modules and rules.
+
+        Benefits and products are always counted; other sections only when the catalog has them.
+        """
+        counts = {
+            s.key: len(self.section(s.key))
+            for s in sections()
+            if s.key in ("benefits", "products") or self.section(s.key)
+        }
         counts["modules"] = sum(len(p.modules) for p in self.products.values())
         counts["rules"] = sum(1 for _ in self.rules())
         return counts

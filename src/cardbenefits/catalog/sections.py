@@ -15,14 +15,15 @@ ids its modules' ``requires`` may name) with a class variable
 ``ref_scopes = {"modules": "modules"}`` (reference kind -> field holding the ids). Checks
 that are not simple references register with :func:`register_check`.
 
->>> sorted(s.key for s in sections())[:2]
-['benefits', 'products']
+>>> {"benefits", "products"} <= {s.key for s in sections()}
+True
 >>> Ref("benefits")
 Ref(kind='benefits')
 """
 
 from __future__ import annotations
 
+import importlib
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "discriminator_tags",
     "register_check",
     "register_section",
+    "register_section_module",
     "section",
     "sections",
 ]
@@ -93,13 +95,45 @@ def register_section(new: Section) -> Section:
     return new
 
 
+#: Modules of higher layers (engine, coupons, funnel) that define catalog sections. The
+#: catalog must not import them at import time (lower layers never import higher ones), so
+#: they are imported the first time sections are listed, like plug-ins.
+SECTION_MODULES: list[str] = [
+    "cardbenefits.engine.files",
+    "cardbenefits.coupons.catalog_file",
+    "cardbenefits.funnel.files",
+]
+_loaded_modules: set[str] = set()
+
+
+def register_section_module(name: str) -> None:
+    """Declare a module (e.g. a bank's own extension) whose import registers sections."""
+    if name not in SECTION_MODULES:
+        SECTION_MODULES.append(name)
+
+
+def _load_section_modules() -> None:
+    for name in SECTION_MODULES:
+        if name in _loaded_modules:
+            continue
+        _loaded_modules.add(name)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            # Only a missing plug-in module is tolerated; a broken import inside it is not.
+            if err.name != name:
+                raise
+
+
 def sections() -> tuple[Section, ...]:
     """Registered sections in dump order."""
+    _load_section_modules()
     return tuple(sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key)))
 
 
 def section(key: str) -> Section:
     """The registered section ``key``."""
+    _load_section_modules()
     try:
         return _SECTIONS[key]
     except KeyError:
