@@ -29,6 +29,7 @@ from cardbenefits.catalog import (
     load_catalog,
     write_json_schema,
 )
+from cardbenefits.simulate import commands as _simulate
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -116,6 +117,25 @@ register(
         help="export the JSON Schema of catalog files (for editors)",
         configure=_configure_schema,
         run=_run_schema,
+    )
+)
+
+
+# -- simulate, explain (handlers live in cardbenefits.simulate.commands) ------------------------
+register(
+    Command(
+        name="simulate",
+        help="replay events through a catalog and write a cost/reach report (default: the bundled example)",
+        configure=_simulate.configure_simulate,
+        run=_simulate.run_simulate,
+    )
+)
+register(
+    Command(
+        name="explain",
+        help="explain why one customer got or did not get each benefit in a simulated run",
+        configure=_simulate.configure_explain,
+        run=_simulate.run_explain,
     )
 )
 

@@ -1,0 +1,1 @@
+"""Simulation: replay a campaign on historical events before launch (see :mod:`.replay`)."""

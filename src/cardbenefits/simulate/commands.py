@@ -1,0 +1,216 @@
+"""The ``simulate`` and ``explain`` subcommands (registered in :mod:`cardbenefits.cli`).
+
+``cardbenefits simulate [CATALOG [EVENTS]] [--out DIR] [--ledger sqlite:PATH] [--as-of ISO]``
+replays EVENTS (a directory or mixed file, see :mod:`cardbenefits.simulate.io`) through the
+catalog's programmes and writes the report into DIR (default ``report``). Without CATALOG it
+runs the bundled example campaign; without EVENTS the bundled example data set
+(:mod:`cardbenefits.simulate.example`). ``cardbenefits explain [CATALOG [EVENTS]] --customer ID``
+prints why that customer got or did not get each benefit.
+
+>>> import io, tempfile
+>>> out = io.StringIO()
+>>> run_simulate(_args(out=tempfile.mkdtemp()), out, io.StringIO())
+0
+>>> "index.html" in out.getvalue()
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import pendulum
+
+from cardbenefits.catalog import CatalogReadError, CatalogValidationError, load_catalog
+from cardbenefits.coupons import CouponTemplate
+from cardbenefits.engine import Engine
+from cardbenefits.errors import CardBenefitsError
+from cardbenefits.facts import Customer, customer_record
+from cardbenefits.funnel import FunnelCampaign
+from cardbenefits.funnel.decide import WalletIssuer
+from cardbenefits.ledger import Ledger, MemoryLedger, SQLiteLedger
+from cardbenefits.referrals import ReferralProgramme
+from cardbenefits.report.summary import build_report, write_report
+from cardbenefits.simulate.example import (
+    EXAMPLE_AS_OF,
+    EXAMPLE_VERSION,
+    example_data,
+    example_engine,
+    example_funnels,
+    example_issuer,
+)
+from cardbenefits.simulate.explain import explain_customer
+from cardbenefits.simulate.io import EventSource
+from cardbenefits.simulate.progress import progress_reporter
+from cardbenefits.simulate.replay import Simulation
+
+__all__ = ["configure_explain", "configure_simulate", "run_explain", "run_simulate"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("catalog", nargs="?", help="catalog file (default: the bundled example campaign)")
+    parser.add_argument("events", nargs="?", help="event directory or mixed file (default: the example data)")
+    parser.add_argument(
+        "--as-of", metavar="ISO", help="segments as of this instant; earlier events are history"
+    )
+    parser.add_argument("--rfm", choices=("cutoffs", "quantiles"), default="cutoffs", help="RFM scoring")
+
+
+def configure_simulate(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``simulate``."""
+    _common(parser)
+    parser.add_argument("--out", metavar="DIR", default="report", help="report directory (default: report)")
+    parser.add_argument("--ledger", metavar="sqlite:PATH", help="durable SQLite ledger instead of memory")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument("--no-html", action="store_true", help="machine-readable files only")
+
+
+def configure_explain(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``explain``."""
+    _common(parser)
+    parser.add_argument("--customer", required=True, metavar="ID", help="the customer to explain")
+    parser.add_argument("--locale", choices=("zh_CN", "en"), default="zh_CN", help="language")
+
+
+def _args(**values: Any) -> argparse.Namespace:
+    """Defaults of ``simulate`` (for doctests and callers building arguments in code)."""
+    parser = argparse.ArgumentParser()
+    configure_simulate(parser)
+    args = parser.parse_args([])
+    for key, value in values.items():
+        setattr(args, key, value)
+    args.no_progress = True
+    return args
+
+
+class _Setup:
+    """Engine, funnels, issuer, referral programmes, customers and events of one command."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.as_of: _dt.datetime | None = None
+        if args.catalog is None:
+            self.ref = EXAMPLE_VERSION
+            self.engine = example_engine()
+            self.funnels: Mapping[str, FunnelCampaign] = example_funnels()
+            self.issuer = example_issuer()
+            self.referrals: Mapping[str, ReferralProgramme] = {}
+        else:
+            catalog = load_catalog(args.catalog)
+            self.ref = catalog.ref
+            self.engine = Engine.from_catalog(catalog, record_of=customer_record)
+            self.funnels = _of_type(catalog, FunnelCampaign)
+            self.referrals = _of_type(catalog, ReferralProgramme)
+            self.issuer = WalletIssuer(_of_type(catalog, CouponTemplate))
+        if args.events is None:
+            self.customers, self.events = example_data()
+            self.as_of = EXAMPLE_AS_OF
+        else:
+            source = EventSource.open(args.events)
+            self.customers = source.customers()
+            self.events = source.events()
+        if args.as_of:
+            self.as_of = _instant(args.as_of, self.engine.timezone)
+
+
+def _of_type(catalog: Any, cls: type) -> dict[str, Any]:
+    """Items of any catalog section holding ``cls`` objects (sections other modules register)."""
+    found: dict[str, Any] = {}
+    for key in ("funnels", "funnel_campaigns", "campaigns", "referrals", "referral_programmes",
+                "coupons", "coupon_templates"):  # fmt: skip
+        for item_id, item in catalog.section(key).items():
+            if isinstance(item, cls):
+                found[item_id] = item
+    return found
+
+
+def _instant(text: str, tz: str) -> _dt.datetime:
+    try:
+        parsed = pendulum.parse(text, tz=tz)
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise CardBenefitsError(f"not an ISO-8601 instant: {exc}", path="--as-of", value=text) from None
+    if not isinstance(parsed, _dt.datetime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=tz)  # type: ignore[union-attr]
+    return parsed
+
+
+def _ledger(spec: str | None) -> Ledger:
+    if spec is None or spec == "memory":
+        return MemoryLedger()
+    if spec.startswith("sqlite:"):
+        return SQLiteLedger(spec[len("sqlite:") :])
+    raise CardBenefitsError("ledger is 'memory' or 'sqlite:PATH'", path="--ledger", value=spec)
+
+
+def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``simulate``; returns the exit code."""
+    started = time.perf_counter()
+    try:
+        setup = _Setup(args)
+        ledger = _ledger(args.ledger)
+        update, close = (
+            progress_reporter(err) if not args.no_progress else ((lambda _n: None), (lambda: None))
+        )
+        sim = Simulation(
+            setup.engine, ledger=ledger, funnels=setup.funnels, coupon_issuer=setup.issuer,
+            referral_programmes=setup.referrals, as_of=setup.as_of, rfm=args.rfm,
+        )  # fmt: skip
+        try:
+            result = sim.run(setup.customers, setup.events, progress=update)
+        finally:
+            close()
+        report = build_report(result, catalog_ref=setup.ref)
+        files = write_report(report, args.out, html=not args.no_html)
+    except (CatalogReadError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except CatalogValidationError as exc:
+        print(f"INVALID {args.catalog}: {len(exc.issues)} errors", file=err)
+        for issue in exc.issues:
+            print(f"  {issue}", file=err)
+        return EXIT_INVALID
+    except CardBenefitsError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_INVALID
+    elapsed = time.perf_counter() - started
+    totals = report["totals"]
+    replayed = sum(report["events"].values())
+    print(
+        f"replayed {replayed} events ({report['history_events']} history) "
+        f"for {totals['customers']} customers with {setup.ref} in {elapsed:.1f}s",
+        file=out,
+    )
+    print(
+        f"reached {totals['customers_reached']} customers: {totals['grants']} grants, "
+        f"issuer cost ¥{totals['issuer_cost']}, {totals['clawbacks']} clawbacks, "
+        f"{totals['refusals']} refusals",
+        file=out,
+    )
+    html = [p for p in files if p.suffix == ".html"]
+    print(f"report: {Path(args.out) / 'report.json'}" + (f", {html[0]}" if html else ""), file=out)
+    return EXIT_OK
+
+
+def run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``explain``; returns the exit code."""
+    try:
+        setup = _Setup(args)
+        customers: Mapping[str, Customer] = setup.customers
+        text = explain_customer(
+            setup.engine, customers, setup.events, args.customer, locale=args.locale, funnels=setup.funnels,
+            coupon_issuer=setup.issuer, referral_programmes=setup.referrals, as_of=setup.as_of,
+        )  # fmt: skip
+    except (CatalogReadError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except CardBenefitsError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_INVALID
+    print(text, file=out)
+    return EXIT_OK
