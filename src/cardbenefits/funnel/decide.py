@@ -24,6 +24,29 @@ Ledger shape (one batch per decision, keys derived from the event so replays are
 
 The participant state is folded from these markers through the state machine
 (:func:`participant`).
+
+>>> import pendulum
+>>> from cardbenefits.coupons import CouponTemplate, InstantDiscount
+>>> from cardbenefits.funnel.campaign import Prize, PrizePool
+>>> from cardbenefits.ledger.memory import MemoryLedger
+>>> from cardbenefits.money import Money
+>>> campaign = FunnelCampaign(
+...     "e-life", "e生活", seed="s3cret",
+...     pool=PrizePool("p", [Prize("ljj5", "5元立减金", coupon_template="ljj5", weight=1)]),
+...     starts_at=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
+...     ends_at=pendulum.datetime(2026, 12, 1, tz="Asia/Shanghai"))
+>>> ljj5 = CouponTemplate(id="ljj5", name="5元立减金", effect=InstantDiscount(Money.of(5)))
+>>> issuer = WalletIssuer({"ljj5": ljj5})
+>>> ledger, ann = MemoryLedger(), Entrant("c1", "P1")
+>>> at = pendulum.datetime(2026, 11, 23, 9, tz="Asia/Shanghai")
+>>> print(decide_draw(campaign, ann, request_id="r1", at=at, view=ledger, issuer=issuer,
+...                   catalog_version="v1").render("en"))
+Participant is in state "new": event "draw" is not allowed (allowed: follow)
+>>> followed = decide_follow(campaign, ann, channel="app", at=at, view=ledger, catalog_version="v1")
+>>> _ = ledger.apply(followed.batch)
+>>> won = run_draw(ledger, campaign, ann, request_id="r1", at=at, issuer=issuer, catalog_version="v1")
+>>> won.won, ledger.balance("c1", "coupon:ljj5"), participant(campaign, "c1", ledger).state
+('ljj5', Decimal('1'), <ParticipantState.DREW: 'drew'>)
 """
 
 from __future__ import annotations
