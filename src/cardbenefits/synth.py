@@ -104,18 +104,24 @@ _FEE_MCC: Final = "6012"
 _BANK_MERCHANT: Final = "bank"
 
 
-def _rate(value: object) -> Decimal:
-    result = to_decimal(value, path="rate")
-    if not 0 <= result <= 1:
-        raise FactError("a rate must be between 0 and 1", path="rate", value=value)
-    return result
+def _decimal(value: object) -> Any:
+    # Convert what converts; the validator reports the rest under the field's name.
+    try:
+        return to_decimal(value)
+    except CardBenefitsError:
+        return value
 
 
-def _activity(value: object) -> Decimal:
-    result = to_decimal(value, path="activity")
-    if result < 0:
-        raise FactError("activity must not be negative", path="activity", value=value)
-    return result
+def _unit_interval(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Decimal):
+        raise FactError("expected an exact number (str, int or Decimal)", path=attribute.name, value=value)
+    if not 0 <= value <= 1:
+        raise FactError("a rate must be between 0 and 1", path=attribute.name, value=value)
+
+
+def _not_negative_decimal(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Decimal) or value < 0:
+        raise FactError("expected a non-negative exact number", path=attribute.name, value=value)
 
 
 def _start(value: object) -> _dt.date:
@@ -176,18 +182,32 @@ class SynthConfig:
     start: _dt.date = attrs.field(default=_dt.date(2026, 9, 1), converter=_start)
     timezone: str = attrs.field(default="Asia/Shanghai", converter=_timezone)
     currency: str = "CNY"
-    activity: Decimal = attrs.field(default=Decimal(1), converter=_activity)
-    refund_rate: Decimal = attrs.field(default=Decimal("0.03"), converter=_rate)
-    partial_refund_share: Decimal = attrs.field(default=Decimal("0.4"), converter=_rate)
-    reversal_rate: Decimal = attrs.field(default=Decimal("0.005"), converter=_rate)
-    cash_advance_rate: Decimal = attrs.field(default=Decimal("0.01"), converter=_rate)
-    fee_rate: Decimal = attrs.field(default=Decimal("0.005"), converter=_rate)
-    new_customer_rate: Decimal = attrs.field(default=Decimal("0.15"), converter=_rate)
-    not_activated_rate: Decimal = attrs.field(default=Decimal("0.1"), converter=_rate)
-    second_card_rate: Decimal = attrs.field(default=Decimal("0.25"), converter=_rate)
-    employer_group_rate: Decimal = attrs.field(default=Decimal("0.1"), converter=_rate)
-    follow_rate: Decimal = attrs.field(default=Decimal("0.3"), converter=_rate)
-    referral_rate: Decimal = attrs.field(default=Decimal("0.2"), converter=_rate)
+    activity: Decimal = attrs.field(default=Decimal(1), converter=_decimal, validator=_not_negative_decimal)
+    refund_rate: Decimal = attrs.field(default=Decimal("0.03"), converter=_decimal, validator=_unit_interval)
+    partial_refund_share: Decimal = attrs.field(
+        default=Decimal("0.4"), converter=_decimal, validator=_unit_interval
+    )
+    reversal_rate: Decimal = attrs.field(
+        default=Decimal("0.005"), converter=_decimal, validator=_unit_interval
+    )
+    cash_advance_rate: Decimal = attrs.field(
+        default=Decimal("0.01"), converter=_decimal, validator=_unit_interval
+    )
+    fee_rate: Decimal = attrs.field(default=Decimal("0.005"), converter=_decimal, validator=_unit_interval)
+    new_customer_rate: Decimal = attrs.field(
+        default=Decimal("0.15"), converter=_decimal, validator=_unit_interval
+    )
+    not_activated_rate: Decimal = attrs.field(
+        default=Decimal("0.1"), converter=_decimal, validator=_unit_interval
+    )
+    second_card_rate: Decimal = attrs.field(
+        default=Decimal("0.25"), converter=_decimal, validator=_unit_interval
+    )
+    employer_group_rate: Decimal = attrs.field(
+        default=Decimal("0.1"), converter=_decimal, validator=_unit_interval
+    )
+    follow_rate: Decimal = attrs.field(default=Decimal("0.3"), converter=_decimal, validator=_unit_interval)
+    referral_rate: Decimal = attrs.field(default=Decimal("0.2"), converter=_decimal, validator=_unit_interval)
     campaigns: tuple[str, ...] = attrs.field(default=("e_life",), converter=_campaigns)
 
     @property
