@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardbenefits.engine import (
-    CapHit,
-    Engine,
-    SimpleCustomer,
-    SimpleRefund,
-    SimpleTransaction,
-    evaluate_group,
-    progress,
-)
+from cardbenefits.engine import CapHit, Decision, Engine, OnePerPerson, evaluate_group, progress
+from cardbenefits.facts import Transaction
 from cardbenefits.ledger import MemoryLedger
 from cardbenefits.money import Money
 from cardbenefits.programmes import (
@@ -39,9 +32,7 @@ from cardbenefits.programmes import (
     TransactionProgramme,
 )
 
-TZ = "Asia/Shanghai"
-AT = pendulum.datetime(2026, 11, 3, 12, tz=TZ)
-ALICE = SimpleCustomer("c1", "p1", approved_at=pendulum.datetime(2026, 11, 2, tz=TZ))
+from .support import ALICE, AT, TZ, card, customer, refund, run, txn
 
 SMALL = TransactionProgramme(
     "cashback50",
@@ -68,24 +59,11 @@ MILES = TransactionProgramme(
 DOUBLE = TransactionProgramme("double", Qualifier(), BonusMultiplier(base="points", factor=2))
 
 
-def run(engine: Engine, ledger: MemoryLedger, event: object, customer: SimpleCustomer = ALICE) -> object:
-    if isinstance(event, SimpleRefund):
-        decision = engine.on_refund(customer, event, ledger)
-    else:
-        decision = engine.on_transaction(customer, event, ledger)  # type: ignore[arg-type]
-    ledger.apply(decision.batch)
-    return decision
-
-
-def txn(i: int, amount: str, mcc: str = "5411", at: pendulum.DateTime = AT) -> SimpleTransaction:
-    return SimpleTransaction(f"t{i}", "c1", Money.of(amount), at, mcc=mcc)
-
-
 def test_small_multiple_cashback_five_per_month_then_cap_explained() -> None:
     engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
     decisions = [run(engine, ledger, txn(i, "50")) for i in range(6)]
     assert ledger.balance("c1", "cashback") == Decimal(25)
-    refusal = decisions[-1].refusal("cashback50")  # type: ignore[attr-defined]
+    refusal = decisions[-1].refusal("cashback50")
     assert isinstance(refusal.reasons[0], CapHit)
     assert refusal.render("en") == "cashback50: cap monthly reached: 5 of 5 used in 2026-11"
     assert "已达上限" in refusal.render("zh_CN")
@@ -126,7 +104,7 @@ def test_period_flooring_and_refund_of_other_transaction() -> None:
     run(engine, ledger, txn(1, "15"))
     run(engine, ledger, txn(2, "10"))
     assert ledger.balance("c1", "bonus") == 1
-    run(engine, ledger, SimpleRefund("r1", "c1", "t1", Money.of(15), AT))
+    run(engine, ledger, refund(1, "t1", "15"))
     assert ledger.balance("c1", "bonus") == 0
 
 
@@ -147,8 +125,8 @@ def test_posting_date_moves_late_posting_to_next_month() -> None:
     )
     engine, ledger = Engine([late], catalog_version="v1"), MemoryLedger()
     end = pendulum.datetime(2026, 11, 30, 23, tz=TZ)
-    run(engine, ledger, SimpleTransaction("a", "c1", Money.of(10), end, posted_at=end))
-    d = run(engine, ledger, SimpleTransaction("b", "c1", Money.of(10), end, posted_at=end.add(hours=2)))
+    run(engine, ledger, txn("a", "10", at=end, posted_at=end))
+    d = run(engine, ledger, txn("b", "10", at=end, posted_at=end.add(hours=2)))
     assert d.granted("post") == 1  # type: ignore[attr-defined]
 
 
@@ -170,13 +148,15 @@ LADDER = ActivationLadder(
 def test_ladder_first_month_progress_grant_and_clawback() -> None:
     engine, ledger = Engine(catalog_version="v1", ladders=[LADDER]), MemoryLedger()
     run(engine, ledger, txn(1, "680"))
-    text = progress(engine, LADDER, ALICE, ledger, AT).render("en")
+    text = progress(engine, LADDER, ALICE, ALICE.cards[0], ledger, AT).render("en")
     assert "welcome/month1: spend ¥320.00 more by 2026-11-30" in text
-    assert "2026-11-30前再消费¥320.00" in progress(engine, LADDER, ALICE, ledger, AT).render("zh_CN")
+    assert "2026-11-30前再消费¥320.00" in progress(engine, LADDER, ALICE, ALICE.cards[0], ledger, AT).render(
+        "zh_CN"
+    )
     d = run(engine, ledger, txn(2, "400"))
     assert d.granted("welcome") == 1  # type: ignore[attr-defined]
     assert ledger.balance("c1", "membership:video") == 1
-    run(engine, ledger, SimpleRefund("r2", "c1", "t2", Money.of(100), AT))
+    run(engine, ledger, refund(2, "t2", "100"))
     assert ledger.balance("c1", "membership:video") == 0
 
 
@@ -186,25 +166,35 @@ def test_ladder_three_consecutive_months_and_one_per_person() -> None:
         year = 2026 if month > 2 else 2027
         run(engine, ledger, txn(i, "20", at=pendulum.datetime(year, month, 15, tz=TZ)))
     assert ledger.balance("c1", "service:health_check") == 1
-    second_card = SimpleCustomer("c2", "p1", approved_at=ALICE.approved_at)
+    second = customer("c2", "p1", cards=(card("k9"),))
+    last: Decision | None = None
     for i, month in enumerate((11, 12, 1)):
         year = 2026 if month > 2 else 2027
-        t = SimpleTransaction(f"x{i}", "c2", Money.of(20), pendulum.datetime(year, month, 15, tz=TZ))
-        run(engine, ledger, t, second_card)
+        t = txn(f"x{i}", "20", at=pendulum.datetime(year, month, 15, tz=TZ), cid="c2", card_id="k9")
+        last = run(engine, ledger, t, second)
     assert ledger.balance("c2", "service:health_check") == 0
+    assert last is not None
+    refusal = last.refusal("welcome")
+    assert refusal is not None
+    assert refusal.tier_id == "three_months"
+    assert isinstance(refusal.reasons[0], OnePerPerson)
+    assert "one per person" in refusal.render("en")
+    assert "c1/k1" in refusal.render("en")
+    assert "每人限领一次" in refusal.render("zh_CN")
 
 
 def test_group_reward_at_eighty_percent() -> None:
     group = GroupReward("team80", reward=ItemReward(asset="fund:team", amount=Money.of(5000)))
     engine, ledger = Engine(catalog_version="v1"), MemoryLedger()
     members = [
-        SimpleCustomer(f"e{i}", employer_group="acme", activated_at=AT if i < 4 else None) for i in range(5)
+        customer(f"e{i}", f"pe{i}", cards=(card(activated_at=AT if i < 4 else None),), employer_group="acme")
+        for i in range(5)
     ]
-    d = evaluate_group(
-        engine, group, "acme", members[:4] + [SimpleCustomer("e9", employer_group="acme")] * 2, ledger, AT
-    )
+    idle = [customer(f"e{i}", f"pe{i}", employer_group="acme") for i in (8, 9)]
+    d = evaluate_group(engine, group, "acme", members[:4] + idle, ledger, AT)
     assert d.refusals
     assert not d.grants
+    assert d.refusals[0].render("en") == "team80: group activation 4/6 (need 5, 80%)"
     d = evaluate_group(engine, group, "acme", members, ledger, AT)
     ledger.apply(d.batch)
     assert ledger.balance("group:acme", "fund:team") == 5000
@@ -222,7 +212,7 @@ def test_caps_and_budget_never_exceeded_and_full_refunds_leave_nothing(
 ) -> None:
     engine = Engine([SMALL, PERCENT, POINTS, PERIOD_POINTS, DOUBLE], catalog_version="v1")
     ledger = MemoryLedger()
-    events: list[object] = [txn(i, str(a)) for i, (a, _r) in enumerate(spends)]
+    events: list[Transaction] = [txn(i, str(a)) for i, (a, _r) in enumerate(spends)]
     rnd.shuffle(events)  # type: ignore[attr-defined]
     for e in events:
         run(engine, ledger, e)
@@ -235,12 +225,9 @@ def test_caps_and_budget_never_exceeded_and_full_refunds_leave_nothing(
     for i, (a, r) in enumerate(spends):
         part = (a * r / 100).quantize(Decimal("0.01"))
         if 0 < part < a:
-            refunds += [
-                SimpleRefund(f"r{i}a", "c1", f"t{i}", Money.of(part), AT),
-                SimpleRefund(f"r{i}b", "c1", f"t{i}", Money.of(a - part), AT),
-            ]
+            refunds += [refund(f"{i}a", f"t{i}", str(part)), refund(f"{i}b", f"t{i}", str(a - part))]
         else:
-            refunds.append(SimpleRefund(f"r{i}", "c1", f"t{i}", Money.of(a), AT))
+            refunds.append(refund(i, f"t{i}", str(a)))
     rnd.shuffle(refunds)  # type: ignore[attr-defined]
     for r in refunds:
         run(engine, ledger, r)
@@ -257,7 +244,7 @@ def test_partial_refund_leaves_what_the_remainder_earns(amount: Decimal, pct: in
     part = (amount * pct / 100).quantize(Decimal("0.01"))
     if part <= 0 or part >= amount:
         return
-    run(engine, ledger, SimpleRefund("r1", "c1", "t1", Money.of(part), AT))
+    run(engine, ledger, refund(1, "t1", str(part)))
     fresh_engine, fresh = Engine([SMALL, POINTS, PERCENT], catalog_version="v1"), MemoryLedger()
     run(fresh_engine, fresh, txn(1, str(amount - part)))
     for asset in ("cashback", "points"):
@@ -270,4 +257,4 @@ def test_full_refund_beyond_original_is_refused() -> None:
     engine, ledger = Engine([SMALL], catalog_version="v1"), MemoryLedger()
     run(engine, ledger, txn(1, "60"))
     with pytest.raises(EngineError, match="refund exceeds"):
-        engine.on_refund(ALICE, SimpleRefund("r", "c1", "t1", Money.of("60.01"), AT), ledger)
+        engine.decide(ALICE, refund("x", "t1", "60.01"), ledger)

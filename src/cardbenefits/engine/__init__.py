@@ -2,6 +2,8 @@
 
 The engine owns no database and no clock: it decides from programmes, a customer, an event
 and a read-only ledger view, and returns a :class:`Decision` whose batch the caller applies.
+Importing this package also registers the catalog sections ``programmes``, ``ladders`` and
+``group_rewards`` (:mod:`cardbenefits.engine.files`).
 
 >>> sorted(__all__)[:3]
 ['CapHit', 'Decision', 'Earned']
@@ -9,19 +11,23 @@ and a read-only ledger view, and returns a :class:`Decision` whose batch the cal
 
 from __future__ import annotations
 
-from cardbenefits.engine.core import Engine, apply_decision, counter_name, decide_and_apply
+from cardbenefits.engine import files as _files  # noqa: F401  (registers the catalog sections)
+from cardbenefits.engine.calendar import LocalCalendar, LocalDay
+from cardbenefits.engine.core import Engine, RecordOf, apply_decision, counter_name, decide_and_apply
 from cardbenefits.engine.decision import Decision, Grant, Refusal
 from cardbenefits.engine.explain import (
     CapHit,
     Earned,
+    GroupRate,
     Ineligible,
     NotQualified,
+    OnePerPerson,
     RaceLost,
+    Reason,
     Reversed,
     ThresholdDistance,
 )
 from cardbenefits.engine.index import ProgrammeIndex
-from cardbenefits.engine.inputs import SimpleCustomer, SimpleRefund, SimpleTransaction
 from cardbenefits.engine.ladders import LadderProgress, TierProgress, evaluate_group, progress
 
 __all__ = [
@@ -30,16 +36,19 @@ __all__ = [
     "Earned",
     "Engine",
     "Grant",
+    "GroupRate",
     "Ineligible",
     "LadderProgress",
+    "LocalCalendar",
+    "LocalDay",
     "NotQualified",
+    "OnePerPerson",
     "ProgrammeIndex",
     "RaceLost",
+    "Reason",
+    "RecordOf",
     "Refusal",
     "Reversed",
-    "SimpleCustomer",
-    "SimpleRefund",
-    "SimpleTransaction",
     "ThresholdDistance",
     "TierProgress",
     "apply_decision",

@@ -1,47 +1,50 @@
 """The rewards engine: transaction rewards, refunds and clawbacks, limits, activation ladders.
 
-Pure: it decides from (programmes, customer, event, ledger view, instant) and returns a
+Pure: it decides from (programmes, customer, event, ledger view) and returns a
 :class:`~cardbenefits.engine.decision.Decision` whose batch the caller applies. All state it
 needs across events lives in the ledger: counters (caps, budgets, stock, qualifying spend per
 period) and entries whose ``ref`` is the source transaction id and whose ``meta`` records what
-a refund needs.
+a refund needs. Customers and events are the facts layer's :class:`~cardbenefits.facts.Customer`
+and :class:`~cardbenefits.facts.Transaction`; card-level facts (approval, activation, billing
+day) come from the customer's :class:`~cardbenefits.facts.CardHolding` for ``txn.card_id``.
 
->>> import pendulum
+>>> from cardbenefits.facts import CardHolding, Customer, Transaction
 >>> from cardbenefits.ledger import MemoryLedger
->>> from cardbenefits.engine.inputs import SimpleCustomer, SimpleRefund, SimpleTransaction
 >>> from cardbenefits.money import Money
 >>> from cardbenefits.programmes import FixedReward, Limit, PeriodUnit, Qualifier, TransactionProgramme
 >>> small = TransactionProgramme("cashback50", Qualifier(min_amount=Money.of(50)),
 ...     FixedReward(amount=Money.of(5)), limits=(Limit("monthly", 5, period=PeriodUnit.MONTH),))
 >>> engine = Engine([small], catalog_version="v1")
->>> ledger, alice = MemoryLedger(), SimpleCustomer("c1", person_id="p1")
->>> at = pendulum.datetime(2026, 11, 3, 12, tz="Asia/Shanghai")
+>>> alice = Customer("c1", "p1", cards=(CardHolding("k1", "std", "gold", "2026-10-01T10:00+08:00"),))
+>>> def buy(i, amount, kind="purchase", refund_of=None):
+...     return Transaction(f"t{i}", "c1", "k1", Money.of(amount), "m1", "5411", "pos", kind,
+...                        "2026-11-03T12:00+08:00", refund_of=refund_of)
+>>> ledger = MemoryLedger()
 >>> for i in range(7):
-...     d = engine.on_transaction(alice, SimpleTransaction(f"t{i}", "c1", Money.of(60), at), ledger)
+...     d = engine.decide(alice, buy(i, 60), ledger)
 ...     _ = ledger.apply(d.batch)
 >>> ledger.balance("c1", "cashback")
 Decimal('25')
 >>> print(d.refusal("cashback50").render("en"))
 cashback50: cap monthly reached: 5 of 5 used in 2026-11
->>> d = engine.on_refund(alice, SimpleRefund("r1", "c1", "t0", Money.of(20), at), ledger)
+>>> d = engine.decide(alice, buy("r", 20, "refund", refund_of="t0"), ledger)
 >>> _ = ledger.apply(d.batch); ledger.balance("c1", "cashback")      # ¥40 left: below ¥50
 Decimal('20')
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, to_local
+from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone
+from cardbenefits.engine import build
+from cardbenefits.engine.calendar import LocalCalendar, LocalDay
 from cardbenefits.engine.decision import Decision, Grant, Refusal
 from cardbenefits.engine.explain import (
     CapHit,
-    Earned,
     Ineligible,
     NotQualified,
     RaceLost,
@@ -49,10 +52,11 @@ from cardbenefits.engine.explain import (
     Reversed,
 )
 from cardbenefits.engine.index import ProgrammeIndex
-from cardbenefits.engine.inputs import CustomerLike, RefundLike, TransactionLike
 from cardbenefits.errors import EngineError
-from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, LedgerEntry, is_money_asset
+from cardbenefits.facts import CardHolding, Customer, Transaction, TransactionKind, customer_record
+from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, FrozenMap, LedgerEntry, is_money_asset
 from cardbenefits.ledger.errors import CounterLimitExceededError
+from cardbenefits.ledger.memory import MemoryLedger
 from cardbenefits.ledger.protocol import Ledger, LedgerView
 from cardbenefits.money import Money
 from cardbenefits.periods import CalendarDay, CalendarMonth, StatementCycle
@@ -63,6 +67,7 @@ from cardbenefits.programmes import (
     BonusMultiplier,
     FixedReward,
     Flooring,
+    GroupReward,
     Limit,
     LimitMeasure,
     LimitScope,
@@ -71,15 +76,22 @@ from cardbenefits.programmes import (
     TimeBasis,
     TransactionProgramme,
 )
-from cardbenefits.rules import explain
+
+if TYPE_CHECKING:
+    from cardbenefits.catalog import Catalog
 
 __all__ = ["Engine", "RecordOf", "apply_decision", "counter_name", "decide_and_apply"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_FEN = Decimal("0.01")
+_GRANT = EntryKind.GRANT
+_CLAWBACK = EntryKind.CLAWBACK
+_ADJUST = EntryKind.ADJUST
+_UNDOING = frozenset({TransactionKind.REFUND, TransactionKind.REVERSAL})
 
-#: Builds the eligibility record of a customer (normally ``cardbenefits.facts.customer_record``).
-RecordOf = Callable[[CustomerLike], Mapping[str, object]]
+#: Builds the eligibility record of a customer for the card a decision is about.
+RecordOf = Callable[[Customer, CardHolding | None], Mapping[str, object]]
 
 
 def counter_name(programme_id: str, limit: Limit, scope_key: str, period_key: str) -> str:
@@ -92,34 +104,208 @@ def counter_name(programme_id: str, limit: Limit, scope_key: str, period_key: st
     return f"{limit.kind.value}:{programme_id}:{limit.id}:{scope_key}:{period_key}"
 
 
-def _no_record(customer: CustomerLike) -> Mapping[str, object]:
-    raise EngineError(
-        "a programme has an eligibility rule but the engine has no record_of",
-        path="record_of",
-        value=customer.id,
+def _default_record(customer: Customer, card: CardHolding | None) -> Mapping[str, object]:
+    return customer_record(customer, card)
+
+
+# reward codes of a compiled programme
+_FIXED, _PERCENT, _ACCRUE, _ACCRUE_PERIOD, _BONUS = range(5)
+# limit scope and measure codes
+_S_CUSTOMER, _S_PERSON, _S_GLOBAL = range(3)
+_M_COUNT, _M_AMOUNT, _M_COST = range(3)
+_SCOPES = {LimitScope.CUSTOMER: _S_CUSTOMER, LimitScope.PERSON: _S_PERSON, LimitScope.GLOBAL: _S_GLOBAL}
+_MEASURES = {LimitMeasure.COUNT: _M_COUNT, LimitMeasure.AMOUNT: _M_AMOUNT, LimitMeasure.COST: _M_COST}
+
+
+class _LimitPlan:
+    """A limit with its counter prefix and codes precomputed."""
+
+    __slots__ = ("kind", "limit", "maximum", "measure", "prefix", "scope", "unit")
+
+    def __init__(self, programme_id: str, limit: Limit) -> None:
+        self.limit = limit
+        self.kind = limit.kind.value
+        self.prefix = f"{self.kind}:{programme_id}:{limit.id}:"
+        self.scope = _SCOPES[limit.scope]
+        self.measure = _MEASURES[limit.measure]
+        self.unit = limit.period
+        self.maximum = limit.maximum
+
+
+def _limit_plans(programme_id: str, limits: Sequence[Limit]) -> tuple[_LimitPlan, ...]:
+    # money and cost limits truncate first; count limits then see the truncated grant
+    ordered = sorted(limits, key=lambda lim: lim.measure is LimitMeasure.COUNT)
+    return tuple(_LimitPlan(programme_id, lim) for lim in ordered)
+
+
+class _Plan:
+    """A transaction programme compiled for the hot path (codes instead of isinstance chains)."""
+
+    __slots__ = (
+        "asset",
+        "base",
+        "benefit_id",
+        "channels",
+        "currency",
+        "eligibility",
+        "excluded",
+        "fixed",
+        "id",
+        "kinds",
+        "limits",
+        "mccs",
+        "merchants",
+        "min_amount",
+        "money",
+        "period",
+        "posting",
+        "programme",
+        "reward",
+        "reward_code",
+        "unit_cost",
+        "unit_cost_text",
+        "valid_from",
+        "valid_until",
+        "whole",
     )
 
+    def __init__(self, p: TransactionProgramme, default_currency: str) -> None:
+        q = p.qualifier
+        self.programme = p
+        self.id = p.id
+        self.kinds = q.kinds
+        self.mccs = q.mccs
+        self.excluded = q.excluded_mccs
+        self.merchants = q.merchants
+        self.channels = q.channels
+        self.min_amount = None if q.min_amount is None else q.min_amount.amount
+        self.currency = q.min_amount.currency if q.min_amount is not None else default_currency
+        self.posting = q.time_basis is TimeBasis.POSTING
+        self.valid_from = p.valid_from
+        self.valid_until = p.valid_until
+        self.eligibility = p.eligibility
+        self.period = p.period
+        reward = p.reward
+        self.reward = reward
+        self.fixed = _ZERO
+        self.base = ""
+        if isinstance(reward, FixedReward):
+            self.reward_code = _FIXED
+            self.fixed = reward.amount.amount if reward.amount is not None else reward.units
+            if reward.amount is not None:
+                self.currency = reward.amount.currency
+        elif isinstance(reward, PercentReward):
+            self.reward_code = _PERCENT
+        elif isinstance(reward, AccrualReward):
+            self.reward_code = _ACCRUE_PERIOD if reward.flooring is Flooring.PERIOD else _ACCRUE
+        else:
+            self.reward_code = _BONUS
+            self.base = reward.base
+        self.asset = p.asset
+        self.money = is_money_asset(self.asset) if self.asset else False
+        self.whole = not self.money
+        self.unit_cost = _ONE if self.money else p.cost_per_unit.amount
+        self.unit_cost_text = str(self.unit_cost)
+        self.benefit_id = p.benefit_id
+        self.limits = _limit_plans(p.id, p.limits)
 
-@attrs.define
-class _Pending:
-    """What a decision accumulates: entries, grants, refusals and counter deltas so far."""
 
-    entries: list[LedgerEntry] = attrs.field(factory=list)
-    grants: list[Grant] = attrs.field(factory=list)
-    refusals: list[Refusal] = attrs.field(factory=list)
-    deltas: dict[str, Decimal] = attrs.field(factory=lambda: defaultdict(Decimal))
+class _Event:
+    """What one decision accumulates: entries, grants, refusals and counter deltas so far."""
 
-    def charge(self, charges: list[Charge]) -> None:
+    __slots__ = (
+        "base_units",
+        "card",
+        "customer",
+        "day",
+        "deltas",
+        "engine",
+        "entries",
+        "grants",
+        "key",
+        "posted_day",
+        "record",
+        "refusals",
+        "view",
+    )
+
+    def __init__(
+        self, engine: Engine, customer: Customer, card: CardHolding | None, view: LedgerView, key: str
+    ) -> None:
+        self.engine = engine
+        self.customer = customer
+        self.card = card
+        self.view = view
+        self.key = key
+        self.entries: list[LedgerEntry] = []
+        self.grants: list[Grant] = []
+        self.refusals: list[Refusal] = []
+        self.deltas: dict[str, Decimal] = {}
+        self.base_units: dict[str, Decimal] = {}
+        self.record: Mapping[str, object] | None = None
+        self.day: LocalDay | None = None
+        self.posted_day: LocalDay | None = None
+
+    def charge(self, charges: Iterable[Charge]) -> None:
+        deltas = self.deltas
         for c in charges:
-            self.deltas[c.counter] += c.delta
+            deltas[c.counter] = deltas.get(c.counter, _ZERO) + c.delta
+
+    def used(self, counter: str) -> Decimal:
+        return self.view.usage(counter) + self.deltas.get(counter, _ZERO)
+
+    def get_record(self) -> Mapping[str, object]:
+        if self.record is None:
+            self.record = self.engine.record_of(self.customer, self.card)
+        return self.record
+
+    def add(
+        self,
+        kind: EntryKind,
+        programme_id: str,
+        asset: str,
+        quantity: Decimal,
+        currency: str,
+        at: datetime,
+        ref: str | None,
+        reason: str,
+        charges: tuple[Charge, ...],
+        meta: FrozenMap | None,
+        benefit_id: str | None = None,
+        customer_id: str | None = None,
+        money: bool | None = None,
+    ) -> None:
+        if money is None:
+            money = is_money_asset(asset)
+        self.entries.append(
+            build.entry(
+                kind,
+                self.customer.id if customer_id is None else customer_id,
+                programme_id,
+                asset,
+                at,
+                self.engine.catalog_version,
+                reason,
+                build.money(quantity, currency) if money else None,
+                _ZERO if money else quantity,
+                self.customer.person_id if customer_id is None else None,
+                benefit_id,
+                ref,
+                charges,
+                meta,
+                f"{self.key}#{len(self.entries)}",
+            )
+        )
 
 
 class Engine:
-    """Evaluates transactions and refunds against transaction programmes (and ladders, groups).
+    """Evaluates transactions and refunds against transaction programmes and activation ladders.
 
     ``catalog_id`` goes into idempotency keys (stable across catalog versions, so re-deciding
     an event under a new version is still recognised); ``catalog_version`` is recorded on every
     entry and decision. ``timezone`` is the catalog time zone for natural days and months.
+    ``record_of(customer, card)`` builds the eligibility record (default
+    :func:`cardbenefits.facts.customer_record`).
     """
 
     def __init__(
@@ -129,14 +315,17 @@ class Engine:
         catalog_version: str,
         catalog_id: str = "catalog",
         timezone: str = DEFAULT_TIMEZONE,
+        currency: str = "CNY",
         record_of: RecordOf | None = None,
         ladders: Iterable[ActivationLadder] = (),
+        group_rewards: Iterable[GroupReward] = (),
     ) -> None:
         self.programmes: tuple[TransactionProgramme, ...] = tuple(programmes)
         self.catalog_version = catalog_version
         self.catalog_id = catalog_id
         self.timezone = check_timezone(timezone)
-        self.record_of: RecordOf = record_of if record_of is not None else _no_record
+        self.currency = currency
+        self.record_of: RecordOf = record_of if record_of is not None else _default_record
         self.index = ProgrammeIndex(self.programmes)
         self._by_id = {p.id: p for p in self.programmes}
         if len(self._by_id) != len(self.programmes):
@@ -155,505 +344,562 @@ class Engine:
                 raise EngineError(
                     "count limits need per-transaction flooring", path=f"programmes[{i}].limits", value=p.id
                 )
-        self._day = CalendarDay(self.timezone)
-        self._month = CalendarMonth(self.timezone)
-        self._ladders: tuple[ActivationLadder, ...] = tuple(ladders)
+        self._plans = {p.id: _Plan(p, currency) for p in self.programmes}
+        for plan in self._plans.values():
+            if plan.reward_code == _BONUS:
+                # a multiplier pays in its base's asset (points double as points)
+                base = self._plans[plan.base]
+                plan.asset, plan.money, plan.whole = base.asset, base.money, base.whole
+                plan.unit_cost = _ONE if base.money else plan.programme.cost_per_unit.amount
+                plan.unit_cost_text = str(plan.unit_cost)
+        # bases before the multipliers that read them, otherwise catalog order
+        self._all = tuple(sorted(self._plans.values(), key=lambda c: c.reward_code == _BONUS))
+        self._candidates: dict[tuple[str, str | None, str | None], tuple[_Plan, ...]] = {}
+        self._suffix = f":{catalog_id}"
+        self.calendar = LocalCalendar(self.timezone)
+        self._day_basis = CalendarDay(self.timezone)
+        self._month_basis = CalendarMonth(self.timezone)
+        self.ladders: tuple[ActivationLadder, ...] = tuple(ladders)
+        self.group_rewards: tuple[GroupReward, ...] = tuple(group_rewards)
+        ids = (
+            [p.id for p in self.programmes]
+            + [x.id for x in self.ladders]
+            + [g.id for g in self.group_rewards]
+        )
+        if len(set(ids)) != len(ids):
+            raise EngineError(
+                "programme, ladder and group reward ids must be distinct", path="ids", value=ids
+            )
+        from cardbenefits.engine.ladders import LadderPlan
+
+        self._ladder_plans = tuple(LadderPlan(self, ladder) for ladder in self.ladders)
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, *, record_of: RecordOf | None = None) -> Engine:
+        """An engine running the ``programmes``, ``ladders`` and ``group_rewards`` of ``catalog``.
+
+        Decisions record ``catalog.ref`` (``id@version``) as their version; idempotency keys
+        use ``catalog.id``.
+        """
+        return cls(
+            catalog.section("programmes").values(),
+            ladders=catalog.section("ladders").values(),
+            group_rewards=catalog.section("group_rewards").values(),
+            catalog_version=catalog.ref,
+            catalog_id=catalog.id,
+            timezone=catalog.timezone,
+            currency=catalog.currency,
+            record_of=record_of,
+        )
+
+    def programme(self, programme_id: str) -> TransactionProgramme | ActivationLadder | GroupReward:
+        """The transaction programme, ladder or group reward with ``programme_id``."""
+        item: TransactionProgramme | ActivationLadder | GroupReward
+        for item in self.programmes:
+            if item.id == programme_id:
+                return item
+        for item in self.ladders:
+            if item.id == programme_id:
+                return item
+        for item in self.group_rewards:
+            if item.id == programme_id:
+                return item
+        raise EngineError("unknown programme", path="programme_id", value=programme_id)
 
     # -- periods -------------------------------------------------------------------------------
-    def basis(self, unit: PeriodUnit, customer: CustomerLike) -> _Basis | None:
-        """The :mod:`cardbenefits.periods` basis of ``unit`` for ``customer`` (None: campaign)."""
+    def basis(self, unit: PeriodUnit, card: CardHolding | None) -> _Basis | None:
+        """The :mod:`cardbenefits.periods` basis of ``unit`` for ``card`` (None: campaign)."""
         if unit is PeriodUnit.DAY:
-            return self._day
+            return self._day_basis
         if unit is PeriodUnit.MONTH:
-            return self._month
+            return self._month_basis
         if unit is PeriodUnit.STATEMENT:
-            day = customer.billing_day
-            if day is None:
-                raise EngineError(
-                    "statement-cycle periods need the customer's billing day",
-                    path=f"customers.{customer.id}.billing_day",
-                    value=None,
-                )
-            return StatementCycle(billing_day=day, tz=self.timezone)
+            return StatementCycle(billing_day=self._billing_day(card), tz=self.timezone)
         return None
 
-    def period_key(self, unit: PeriodUnit, customer: CustomerLike, instant: datetime) -> str:
-        """The label of the period containing ``instant`` (``all`` for the campaign)."""
+    def _billing_day(self, card: CardHolding | None) -> int:
+        day = None if card is None else card.billing_day
+        if day is None:
+            raise EngineError(
+                "statement-cycle periods need the card's billing day",
+                path="card.billing_day" if card is None else f"cards.{card.card_id}.billing_day",
+                value=None,
+            )
+        return day
+
+    def _label(self, unit: PeriodUnit, day: LocalDay, card: CardHolding | None) -> str:
         if unit is PeriodUnit.MONTH:
-            local = to_local(instant, self.timezone)
-            return f"{local.year:04d}-{local.month:02d}"
+            return day.month
         if unit is PeriodUnit.DAY:
-            return to_local(instant, self.timezone).date().isoformat()
-        basis = self.basis(unit, customer)
-        return "all" if basis is None else basis.containing(instant).label
+            return day.label
+        if unit is PeriodUnit.STATEMENT:
+            return day.cycle(self._billing_day(card))[1]
+        return "all"
+
+    def period_key(self, unit: PeriodUnit, instant: datetime, card: CardHolding | None = None) -> str:
+        """The label of the period containing ``instant`` (``all`` for the campaign).
+
+        >>> import pendulum
+        >>> Engine(catalog_version="v1").period_key(PeriodUnit.MONTH, pendulum.datetime(2026, 11, 30, 16))
+        '2026-12'
+        """
+        return self._label(unit, self.calendar.day(instant), card)
 
     def key(self, event_id: str) -> str:
         """The idempotency key of the decision on ``event_id``."""
-        return f"{event_id}:{self.catalog_id}"
+        return event_id + self._suffix
+
+    # -- entry point ---------------------------------------------------------------------------
+    def decide(self, customer: Customer, event: Transaction, view: LedgerView) -> Decision:
+        """Decide one transaction: refunds and reversals claw back, everything else may earn."""
+        if event.kind in _UNDOING:
+            return self.on_refund(customer, event, view)
+        return self.on_transaction(customer, event, view)
+
+    def _card(self, customer: Customer, txn: Transaction) -> CardHolding | None:
+        if txn.customer_id != customer.id:
+            raise EngineError(
+                "the transaction belongs to another customer",
+                path=f"{txn.id}.customer_id",
+                value=txn.customer_id,
+            )
+        for card in customer.cards:
+            if card.card_id == txn.card_id:
+                return card
+        return None
 
     # -- transactions --------------------------------------------------------------------------
     def on_transaction(
-        self, customer: CustomerLike, txn: TransactionLike, view: LedgerView, *, naive: bool = False
+        self, customer: Customer, txn: Transaction, view: LedgerView, *, naive: bool = False
     ) -> Decision:
         """Decide every transaction programme (and ladder) for ``txn``.
 
         ``naive=True`` checks every programme instead of the trigger index (the benchmark's
         baseline; the decision is the same).
         """
-        key = self.key(txn.id)
+        key = txn.id + self._suffix
         if view.has_applied(key):
             return self._replay(txn.id, key, view)
-        pending = _Pending()
-        candidates = self.programmes if naive else self.index.candidates(txn.kind, txn.mcc, txn.channel)
-        base_units: dict[str, Decimal] = {}
-        record: Mapping[str, object] | None = None
-        for programme in candidates:
-            if isinstance(programme.reward, BonusMultiplier):
-                continue
-            record = self._one(programme, customer, txn, view, pending, base_units, record)
-        for programme in candidates:
-            if isinstance(programme.reward, BonusMultiplier):
-                record = self._one(programme, customer, txn, view, pending, base_units, record)
-        for ladder in self._ladders:
-            from cardbenefits.engine.ladders import ladder_on_transaction
+        ev = _Event(self, customer, self._card(customer, txn), view, key)
+        if naive:
+            plans = self._all
+        else:
+            ck = (txn.kind, txn.mcc, txn.channel)
+            plans = self._candidates.get(ck)  # type: ignore[assignment]
+            if plans is None:
+                plans = self._index_candidates(ck)
+        run = self._run
+        for plan in plans:
+            run(plan, txn, ev)
+        for ladder in self._ladder_plans:
+            ladder.on_transaction(txn, ev)
+        return Decision(
+            txn.id,
+            self.catalog_version,
+            build.batch(key, tuple(ev.entries)),
+            tuple(ev.grants),
+            tuple(ev.refusals),
+        )
 
-            ladder_on_transaction(self, ladder, customer, txn, view, pending)
-        return self._decision(txn.id, key, pending)
+    def _index_candidates(self, ck: tuple[str, str | None, str | None]) -> tuple[_Plan, ...]:
+        found = tuple(
+            sorted(
+                (self._plans[p.id] for p in self.index.candidates(*ck)),
+                key=lambda c: c.reward_code == _BONUS,
+            )
+        )
+        if len(self._candidates) < 100_000:
+            self._candidates[ck] = found
+        return found
 
-    def _instant(self, programme_basis: TimeBasis, txn: TransactionLike) -> datetime:
-        if programme_basis is TimeBasis.POSTING and txn.posted_at is not None:
-            return ensure_aware(txn.posted_at, path=f"{txn.id}.posted_at")
-        return ensure_aware(txn.at, path=f"{txn.id}.at")
-
-    def _one(
-        self,
-        p: TransactionProgramme,
-        customer: CustomerLike,
-        txn: TransactionLike,
-        view: LedgerView,
-        pending: _Pending,
-        base_units: dict[str, Decimal],
-        record: Mapping[str, object] | None,
-    ) -> Mapping[str, object] | None:
-        q = p.qualifier
-        if q.time_basis is TimeBasis.POSTING and txn.posted_at is None:
-            pending.refusals.append(Refusal(p.id, (NotQualified("validity", "not posted yet"),)))
-            return record
-        instant = self._instant(q.time_basis, txn)
-        if (p.valid_from is not None and instant < p.valid_from) or (
-            p.valid_until is not None and instant >= p.valid_until
+    def _run(self, c: _Plan, txn: Transaction, ev: _Event) -> None:
+        pid = c.id
+        refusals = ev.refusals
+        if txn.kind not in c.kinds:
+            refusals.append(Refusal(pid, (NotQualified("kind", txn.kind.value),)))
+            return
+        if c.posting:
+            instant = txn.posted_at
+            day = ev.posted_day
+            if day is None:
+                day = ev.posted_day = self.calendar.day(instant)
+        else:
+            instant = txn.transacted_at
+            day = ev.day
+            if day is None:
+                day = ev.day = self.calendar.day(instant)
+        if (c.valid_from is not None and instant < c.valid_from) or (
+            c.valid_until is not None and instant >= c.valid_until
         ):
-            pending.refusals.append(Refusal(p.id, (NotQualified("validity", instant.isoformat()),)))
-            return record
-        failed = q.check(
-            kind=txn.kind, mcc=txn.mcc, channel=txn.channel, merchant=txn.merchant, amount=txn.amount
-        )
-        if failed is not None:
-            pending.refusals.append(Refusal(p.id, (NotQualified(*failed),)))
-            return record
-        if p.eligibility is not None:
-            record = self.record_of(customer) if record is None else record
-            if not p.eligibility.evaluate(record, instant):
-                trace = explain(p.eligibility, record, instant)
-                pending.refusals.append(Refusal(p.id, (Ineligible(p.eligibility.text, trace.render("en")),)))
-                return record
-        reward = p.reward
-        period = self.period_key(p.period, customer, instant)
-        extra_charges: list[Charge] = []
-        measures: dict[str, str] = {}
-        if isinstance(reward, FixedReward):
-            earned = reward.amount.amount if reward.amount is not None else reward.units
-        elif isinstance(reward, PercentReward):
-            earned = reward.earn(txn.amount).amount
-        elif isinstance(reward, AccrualReward):
-            if reward.flooring is Flooring.TRANSACTION:
-                earned = reward.earn(txn.amount)
-            else:
-                spend_counter = f"spend:{p.id}:{customer.id}:{period}"
-                before = view.usage(spend_counter) + pending.deltas.get(spend_counter, _ZERO)
-                after = before + txn.amount.amount
-                earned = reward.earn(Money(after, txn.amount.currency)) - reward.earn(
-                    Money(before, txn.amount.currency)
+            refusals.append(Refusal(pid, (NotQualified("validity", instant.isoformat()),)))
+            return
+        mcc = txn.mcc
+        if mcc in c.excluded:
+            refusals.append(Refusal(pid, (NotQualified("mcc_excluded", mcc),)))
+            return
+        if c.mccs is not None and mcc not in c.mccs:
+            refusals.append(Refusal(pid, (NotQualified("mcc", mcc),)))
+            return
+        if c.merchants is not None and txn.merchant_id not in c.merchants:
+            refusals.append(Refusal(pid, (NotQualified("merchant", txn.merchant_id),)))
+            return
+        if c.channels is not None and txn.channel not in c.channels:
+            refusals.append(Refusal(pid, (NotQualified("channel", txn.channel.value),)))
+            return
+        money = txn.amount
+        amount = money.amount
+        if money.currency != c.currency:
+            refusals.append(Refusal(pid, (NotQualified("currency", money.currency),)))
+            return
+        if c.min_amount is not None and amount < c.min_amount:
+            refusals.append(Refusal(pid, (NotQualified("min_amount", f"{money} < {c.min_amount}"),)))
+            return
+        if c.eligibility is not None:
+            record = ev.get_record()
+            if not c.eligibility.evaluate(record, instant):
+                refusals.append(Refusal(pid, (Ineligible.of(c.eligibility, record, instant),)))
+                return
+        code = c.reward_code
+        extra: tuple[Charge, ...] = ()
+        period = ""
+        if code == _FIXED:
+            earned = c.fixed
+        elif code == _ACCRUE:
+            r: Any = c.reward
+            earned = (amount // r.per.amount) * r.units * r.multiplier
+        elif code == _PERCENT:
+            earned = c.reward.earn(money).amount  # type: ignore[union-attr]
+        elif code == _BONUS:
+            earned = c.reward.extra(ev.base_units.get(c.base, _ZERO))  # type: ignore[union-attr]
+        else:
+            period = self._label(c.period, day, ev.card)
+            spend_counter = f"spend:{pid}:{ev.customer.id}:{period}"
+            before = ev.used(spend_counter)
+            accrual: Any = c.reward
+            earned = accrual.earn(Money(before + amount, money.currency)) - accrual.earn(
+                Money(before, money.currency)
+            )
+            extra = (build.charge(spend_counter, amount, None),)
+        if c.limits:
+            granted, reasons, charges = self._fit(pid, c.limits, c.unit_cost, c.whole, earned, day, ev)
+        else:
+            granted, reasons, charges = (earned if earned > 0 else _ZERO), [], []
+        ev.base_units[pid] = granted
+        if granted <= 0:
+            if extra:
+                ev.add(
+                    _ADJUST,
+                    pid,
+                    f"spend:{pid}",
+                    _ZERO,
+                    money.currency,
+                    instant,
+                    txn.id,
+                    "spend counted",
+                    extra,
+                    build.frozen_map({"amount": str(amount), "currency": money.currency, "period": period}),
                 )
-                extra_charges.append(Charge(spend_counter, txn.amount.amount, None))
-                measures[spend_counter] = "spend"
-        else:
-            earned = reward.extra(base_units.get(reward.base, _ZERO))
-        granted, reasons, charges = self._limit(p, customer, instant, earned, view, pending)
-        measures.update({c.counter: m for c, m in charges})
-        all_charges = [c for c, _m in charges if granted > 0 or _m == "spend"] + extra_charges
-        base_units[p.id] = granted
-        if granted <= 0 and not extra_charges:
-            pending.refusals.append(
-                Refusal(p.id, tuple(reasons) or (NotQualified("not_reward", str(earned)),))
+                ev.charge(extra)
+            refusals.append(Refusal(pid, tuple(reasons) or (NotQualified("not_reward", str(earned)),)))
+            return
+        if code == _ACCRUE_PERIOD:
+            earned_counter = f"earned:{pid}:{ev.customer.id}:{period}"
+            charges.append(build.charge(earned_counter, granted, None))
+        all_charges = (*charges, *extra) if extra else tuple(charges)
+        currency = money.currency
+        meta = (
+            (
+                ("amount", str(amount)),
+                ("currency", currency),
+                ("period", period),
+                ("unit_cost", c.unit_cost_text),
             )
-            return record
-        asset = self._asset(p)
-        if granted > 0:
-            # per-period flooring keeps the period's earned total for refunds
-            if isinstance(reward, AccrualReward) and reward.flooring is Flooring.PERIOD:
-                earned_counter = f"earned:{p.id}:{customer.id}:{period}"
-                all_charges.append(Charge(earned_counter, granted, None))
-                measures[earned_counter] = "amount"
-        else:
-            all_charges = extra_charges
-        unit_cost = _ONE if is_money_asset(asset) else p.cost_per_unit.amount
-        meta = {
-            "event": txn.id,
-            "amount": str(txn.amount.amount),
-            "currency": txn.amount.currency,
-            "period": period,
-            "earned": str(earned),
-            "unit_cost": str(unit_cost),
-        }
-        meta.update(
-            {f"measure:{c}": m for c, m in measures.items() if any(x.counter == c for x in all_charges)}
+            if period
+            else (("amount", str(amount)), ("currency", currency), ("unit_cost", c.unit_cost_text))
         )
-        entry = self._entry(
-            EntryKind.GRANT,
-            customer,
-            p.id,
-            asset,
+        ev.add(
+            _GRANT,
+            pid,
+            c.asset,
             granted,
-            txn.amount.currency,
+            currency,
             instant,
-            ref=txn.id,
-            reason="earned" if granted > 0 else "spend counted",
-            charges=all_charges,
-            meta=meta,
-            benefit_id=p.benefit_id,
+            txn.id,
+            "earned",
+            all_charges,
+            build.frozen_map_sorted(meta),
+            c.benefit_id,
+            None,
+            c.money,
         )
-        pending.entries.append(entry)
-        pending.charge(all_charges)
-        if granted > 0:
-            reasons.insert(0, Earned(p.id, earned, granted, asset))
-            pending.grants.append(Grant(p.id, asset, granted, EntryKind.GRANT, tuple(reasons)))
-        else:
-            pending.refusals.append(
-                Refusal(p.id, tuple(reasons) or (NotQualified("not_reward", str(earned)),))
-            )
-        return record
-
-    def _asset(self, p: TransactionProgramme) -> str:
-        reward = p.reward
-        if isinstance(reward, BonusMultiplier):
-            return self._asset(self._by_id[reward.base])
-        return reward.asset
-
-    def _entry(
-        self,
-        kind: EntryKind,
-        customer: CustomerLike,
-        programme_id: str,
-        asset: str,
-        quantity: Decimal,
-        currency: str,
-        at: datetime,
-        *,
-        ref: str | None,
-        reason: str,
-        charges: Sequence[Charge],
-        meta: Mapping[str, str],
-        benefit_id: str | None = None,
-    ) -> LedgerEntry:
-        money = is_money_asset(asset)
-        return LedgerEntry(
-            kind=kind,
-            customer_id=customer.id,
-            person_id=customer.person_id,
-            programme_id=programme_id,
-            benefit_id=benefit_id,
-            asset=asset,
-            amount=Money(quantity, currency) if money else None,
-            units=_ZERO if money else quantity,
-            at=at,
-            catalog_version=self.catalog_version,
-            ref=ref,
-            reason=reason,
-            charges=tuple(charges),
-            meta=meta,
-        )
+        if all_charges:
+            ev.charge(all_charges)
+        ev.grants.append(build.grant(pid, c.asset, granted, earned, tuple(reasons)))
 
     # -- limits --------------------------------------------------------------------------------
-    def limit_counters(
-        self, programme_id: str, limits: Sequence[Limit], customer: CustomerLike, instant: datetime
-    ) -> list[tuple[Limit, str, str]]:
-        """``(limit, counter, period label)`` for each limit at ``instant``."""
-        out = []
-        for limit in limits:
-            if limit.scope is LimitScope.CUSTOMER:
-                scope = customer.id
-            elif limit.scope is LimitScope.PERSON:
-                scope = customer.person_id or customer.id
-            else:
-                scope = "all"
-            period = self.period_key(limit.period, customer, instant)
-            out.append((limit, counter_name(programme_id, limit, scope, period), period))
-        return out
-
-    def _limit(
+    def _fit(
         self,
-        p: TransactionProgramme,
-        customer: CustomerLike,
-        instant: datetime,
+        programme_id: str,
+        limits: Sequence[_LimitPlan],
+        unit_cost: Decimal,
+        whole: bool,
         earned: Decimal,
-        view: LedgerView,
-        pending: _Pending,
-    ) -> tuple[Decimal, list[Reason], list[tuple[Charge, str]]]:
-        unit_cost = _ONE if is_money_asset(self._asset(p)) else p.cost_per_unit.amount
-        whole = not is_money_asset(self._asset(p))
-        return self.fit_limits(
-            p.id, p.limits, customer, instant, earned, unit_cost, view, pending, whole=whole
-        )
+        day: LocalDay,
+        ev: _Event,
+    ) -> tuple[Decimal, list[Reason], list[Charge]]:
+        """Truncate ``earned`` to what every limit still allows; the charges the grant makes."""
+        customer = ev.customer
+        counters = []
+        for lp in limits:
+            scope = (
+                customer.id
+                if lp.scope == _S_CUSTOMER
+                else (customer.person_id if lp.scope == _S_PERSON else "all")
+            )
+            unit = lp.unit
+            if unit is PeriodUnit.CAMPAIGN:
+                label = "all"
+            elif unit is PeriodUnit.MONTH:
+                label = day.month
+            else:
+                label = self._label(unit, day, ev.card)
+            counters.append((lp, f"{lp.prefix}{scope}:{label}", label))
+        view = ev.view
+        if type(view) is MemoryLedger:
+            # an in-memory read is a dict lookup: skip the locked bulk read
+            read = view.usage
+            usages = {c: read(c) for _lp, c, _l in counters}
+        else:
+            usages = view.usages([c for _lp, c, _l in counters])
+        deltas = ev.deltas
+        granted = earned if earned > 0 else _ZERO
+        reasons: list[Reason] = []
+        for lp, counter, label in counters:
+            used = usages.get(counter, _ZERO) + deltas.get(counter, _ZERO)
+            room = lp.maximum - used
+            measure = lp.measure
+            if measure == _M_COUNT:
+                fits = granted if room >= 1 else _ZERO
+            elif measure == _M_AMOUNT:
+                fits = granted if granted <= room else (room if room > 0 else _ZERO)
+            elif unit_cost == 0:
+                fits = granted
+            else:
+                fits = min(granted, (room if room > 0 else _ZERO) / unit_cost)
+            if fits != granted:
+                fits = (
+                    fits.to_integral_value(rounding=ROUND_FLOOR)
+                    if whole
+                    else fits.quantize(_FEN, rounding=ROUND_DOWN)
+                )
+            if fits < granted and granted > 0:
+                reasons.append(
+                    CapHit(lp.limit.id, lp.kind, counter, used, lp.maximum, label, truncated=fits > 0)
+                )
+                granted = fits
+        charges: list[Charge] = []
+        if granted > 0:
+            for lp, counter, _label in counters:
+                measure = lp.measure
+                delta = (
+                    _ONE
+                    if measure == _M_COUNT
+                    else (granted if measure == _M_AMOUNT else granted * unit_cost)
+                )
+                if delta > 0:
+                    charges.append(build.charge(counter, delta, lp.maximum))
+        return granted, reasons, charges
 
     def fit_limits(
         self,
         programme_id: str,
         limits: Sequence[Limit],
-        customer: CustomerLike,
+        customer: Customer,
+        card: CardHolding | None,
         instant: datetime,
         earned: Decimal,
         unit_cost: Decimal,
-        view: LedgerView,
-        pending: _Pending,
+        ev: _Event,
         *,
         whole: bool,
-    ) -> tuple[Decimal, list[Reason], list[tuple[Charge, str]]]:
-        """Truncate ``earned`` to what every limit still allows; the charges it would make."""
-        counters = self.limit_counters(programme_id, limits, customer, instant)
-        usages = view.usages([c for _l, c, _p in counters]) if counters else {}
-        granted = earned if earned > 0 else _ZERO
-        reasons: list[Reason] = []
-        ordered = sorted(counters, key=lambda t: t[0].measure is LimitMeasure.COUNT)
-        for limit, counter, period in ordered:
-            used = usages.get(counter, _ZERO) + pending.deltas.get(counter, _ZERO)
-            room = limit.maximum - used
-            if limit.measure is LimitMeasure.COUNT:
-                fits = granted if room >= 1 else _ZERO
-            elif limit.measure is LimitMeasure.AMOUNT:
-                fits = min(granted, max(room, _ZERO))
-            else:
-                fits = granted if unit_cost == 0 else min(granted, max(room, _ZERO) / unit_cost)
-            if whole:
-                fits = fits.to_integral_value(rounding=ROUND_FLOOR)
-            elif fits != granted:
-                fits = Money(fits).quantize("down").amount
-            if fits < granted and granted > 0:
-                reasons.append(
-                    CapHit(
-                        limit.id, limit.kind.value, counter, used, limit.maximum, period, truncated=fits > 0
-                    )
-                )
-                granted = fits
-        charges: list[tuple[Charge, str]] = []
-        if granted > 0:
-            for limit, counter, _period in counters:
-                if limit.measure is LimitMeasure.COUNT:
-                    delta = _ONE
-                elif limit.measure is LimitMeasure.AMOUNT:
-                    delta = granted
-                else:
-                    delta = granted * unit_cost
-                if delta > 0:
-                    charges.append((Charge(counter, delta, limit.maximum), limit.measure.value))
-        return granted, reasons, charges
+    ) -> tuple[Decimal, list[Reason], list[Charge]]:
+        """Truncate ``earned`` to what ``limits`` still allow at ``instant`` (ladders, groups)."""
+        return self._fit(
+            programme_id,
+            _limit_plans(programme_id, limits),
+            unit_cost,
+            whole,
+            earned,
+            self.calendar.day(instant),
+            ev,
+        )
 
     # -- refunds -------------------------------------------------------------------------------
     def on_refund(
-        self,
-        customer: CustomerLike,
-        refund: RefundLike,
-        view: LedgerView,
-        original: TransactionLike | None = None,
+        self, customer: Customer, refund: Transaction, view: LedgerView, original: Transaction | None = None
     ) -> Decision:
-        """Deduct a (partial) refund: claw back what the remaining amount no longer earns.
+        """Deduct a (partial) refund or reversal: claw back what the remaining amount no longer earns.
 
-        The original's amount comes from ``original`` or from the grant entries the engine
-        recorded for it; refunds already applied are read from the ``refunded:<txn>`` counter.
+        The original's amount comes from ``original`` or from the entries the engine recorded
+        for it; refunds already applied are read from the ``refunded:<txn>`` counter.
         """
-        key = self.key(refund.id)
+        key = refund.id + self._suffix
         if view.has_applied(key):
             return self._replay(refund.id, key, view)
-        pending = _Pending()
-        tid = refund.original_id
-        related = view.entries(ref=tid)
-        own = [e for e in related if e.customer_id == customer.id]
+        tid = refund.refund_of
+        if tid is None:
+            raise EngineError(
+                "a refund names the transaction it undoes", path=f"{refund.id}.refund_of", value=None
+            )
+        ev = _Event(self, customer, self._card(customer, refund), view, key)
+        own = [e for e in view.entries(ref=tid) if e.customer_id == customer.id]
         if original is not None:
             original_amount = original.amount.amount
             currency = original.amount.currency
-        elif own and "amount" in own[0].meta:
-            original_amount = Decimal(own[0].meta["amount"])
-            currency = own[0].meta.get("currency", refund.amount.currency)
         else:
-            # Nothing was granted or counted for the original: nothing to deduct from.
-            return self._decision(refund.id, key, pending)
+            recorded = next((e for e in own if "amount" in e.meta), None)
+            if recorded is None:
+                # Nothing was granted or counted for the original: nothing to deduct from.
+                return Decision(refund.id, self.catalog_version, build.batch(key, ()))
+            original_amount = Decimal(recorded.meta["amount"])
+            currency = recorded.meta.get("currency", refund.amount.currency)
         refunded_counter = f"refunded:{tid}"
         before = view.usage(refunded_counter)
         amount = refund.amount.amount
-        if amount <= 0 or before + amount > original_amount:
+        if before + amount > original_amount:
             raise EngineError(
                 f"refund exceeds what is left of {tid} ({original_amount - before})",
                 path=f"{refund.id}.amount",
                 value=refund.amount,
             )
         remaining = Money(original_amount - before - amount, currency)
-        at = ensure_aware(refund.at, path=f"{refund.id}.at")
-        pending.entries.append(
-            self._entry(
-                EntryKind.ADJUST,
-                customer,
-                "refund",
-                "refund",
-                _ZERO,
-                currency,
-                at,
-                ref=tid,
-                reason="refund recorded",
-                charges=[Charge(refunded_counter, amount, original_amount)],
-                meta={"refund": refund.id, "amount": str(amount)},
-            )
+        at = refund.transacted_at
+        recorded_charges = (build.charge(refunded_counter, amount, original_amount),)
+        ev.add(
+            _ADJUST,
+            "refund",
+            "refund",
+            _ZERO,
+            currency,
+            at,
+            tid,
+            "refund recorded",
+            recorded_charges,
+            build.frozen_map({"refund": refund.id, "refunded": str(amount)}),
         )
-        by_programme: dict[str, list[LedgerEntry]] = defaultdict(list)
+        ev.charge(recorded_charges)
+        by_programme: dict[str, list[LedgerEntry]] = {}
         for e in own:
-            by_programme[e.programme_id].append(e)
+            by_programme.setdefault(e.programme_id, []).append(e)
         kept_units: dict[str, Decimal] = {}
-        ordered = sorted(
-            by_programme,
-            key=lambda pid: isinstance(getattr(self._by_id.get(pid), "reward", None), BonusMultiplier),
+        for plan in self._all:
+            entries = by_programme.get(plan.id)
+            if entries:
+                self._claw(plan, tid, entries, remaining, amount, at, ev, kept_units)
+        for ladder in self._ladder_plans:
+            ladder.on_refund(tid, by_programme.get(ladder.ladder.id, []), remaining, amount, at, ev)
+        return Decision(
+            refund.id,
+            self.catalog_version,
+            build.batch(key, tuple(ev.entries)),
+            tuple(ev.grants),
+            tuple(ev.refusals),
         )
-        for pid in ordered:
-            p = self._by_id.get(pid)
-            if p is not None:
-                self._claw(
-                    p, customer, tid, by_programme[pid], remaining, amount, at, view, pending, kept_units
-                )
-        for ladder in self._ladders:
-            from cardbenefits.engine.ladders import ladder_on_refund
-
-            ladder_on_refund(
-                self,
-                ladder,
-                customer,
-                tid,
-                by_programme.get(ladder.id, []),
-                remaining,
-                amount,
-                at,
-                view,
-                pending,
-            )
-        return self._decision(refund.id, key, pending)
 
     def _claw(
         self,
-        p: TransactionProgramme,
-        customer: CustomerLike,
+        c: _Plan,
         tid: str,
         entries: list[LedgerEntry],
         remaining: Money,
         refunded: Decimal,
         at: datetime,
-        view: LedgerView,
-        pending: _Pending,
+        ev: _Event,
         kept_units: dict[str, Decimal],
     ) -> None:
-        grants = [e for e in entries if e.kind is EntryKind.GRANT]
-        if not grants:
+        grants = [e for e in entries if e.kind is _GRANT]
+        periodic = c.reward_code == _ACCRUE_PERIOD
+        if not grants and not periodic:
             return
-        first = grants[0]
         granted_total = sum((e.quantity for e in grants), _ZERO)
-        net = sum((e.signed_quantity for e in entries), _ZERO)
-        reward = p.reward
-        qualifies = (
-            p.qualifier.min_amount is None or remaining >= p.qualifier.min_amount
-        ) and remaining.is_positive()
-        periodic = isinstance(reward, AccrualReward) and reward.flooring is Flooring.PERIOD
-        attributable: dict[str, Decimal] = defaultdict(Decimal)
+        net = sum((e.signed_quantity for e in entries if e.kind is not _ADJUST), _ZERO)
+        attributable: dict[str, Decimal] = {}
         for e in entries:
-            for c in e.charges:
-                attributable[c.counter] += c.delta
-        measures = {
-            k[len("measure:") :]: v for e in grants for k, v in e.meta.items() if k.startswith("measure:")
-        }
+            for ch in e.charges:
+                attributable[ch.counter] = attributable.get(ch.counter, _ZERO) + ch.delta
+        reward = c.reward
+        customer_id = ev.customer.id
+        earned_counter = ""
         if periodic:
             assert isinstance(reward, AccrualReward)
-            period = first.meta["period"]
-            spend_counter = f"spend:{p.id}:{customer.id}:{period}"
-            earned_counter = f"earned:{p.id}:{customer.id}:{period}"
-            spend_after = (
-                view.usage(spend_counter)
-                + pending.deltas.get(spend_counter, _ZERO)
-                - min(refunded, attributable.get(spend_counter, _ZERO))
-            )
+            period = next((e.meta["period"] for e in entries if "period" in e.meta), None)
+            if period is None:
+                return
+            spend_counter = f"spend:{c.id}:{customer_id}:{period}"
+            earned_counter = f"earned:{c.id}:{customer_id}:{period}"
+            spend_after = ev.used(spend_counter) - min(refunded, attributable.get(spend_counter, _ZERO))
             target = reward.earn(Money(spend_after, remaining.currency))
-            earned_now = view.usage(earned_counter) + pending.deltas.get(earned_counter, _ZERO)
-            claw = max(earned_now - target, _ZERO)
+            claw = max(ev.used(earned_counter) - target, _ZERO)
             kept = net - claw
         else:
+            qualifies = (c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()
             if not qualifies:
                 would = _ZERO
             elif isinstance(reward, FixedReward):
-                would = reward.amount.amount if reward.amount is not None else reward.units
-            elif isinstance(reward, PercentReward):
-                would = reward.earn(remaining).amount
-            elif isinstance(reward, AccrualReward):
-                would = reward.earn(remaining)
+                would = c.fixed
+            elif isinstance(reward, PercentReward | AccrualReward):
+                earned = reward.earn(remaining)
+                would = earned.amount if isinstance(earned, Money) else earned
             else:
                 would = reward.extra(kept_units.get(reward.base, _ZERO))
             kept = min(would, granted_total)
             claw = max(net - kept, _ZERO)
-        kept_units[p.id] = max(kept, _ZERO)
-        unit_cost = Decimal(first.meta.get("unit_cost", "1"))
+        kept_units[c.id] = max(kept, _ZERO)
+        unit_cost = Decimal(grants[0].meta.get("unit_cost", "1")) if grants else c.unit_cost
+        measures = {lp.limit.id: lp.measure for lp in c.limits}
         charges: list[Charge] = []
         if periodic and claw > 0:
             # the period's earned total is shared by its transactions: release it whoever earned it
-            measures.pop(earned_counter, None)
-            charges.append(Charge(earned_counter, -claw, None))
-        for counter, measure in measures.items():
-            have = attributable.get(counter, _ZERO)
-            if measure == "count":
-                release = have if kept <= 0 else _ZERO
-            elif measure == "spend":
+            charges.append(build.charge(earned_counter, -claw, None))
+        for counter, have in attributable.items():
+            if counter.startswith("earned:"):
+                continue
+            if counter.startswith("spend:"):
                 release = min(refunded, have)
-            elif measure == "cost":
-                release = claw * unit_cost if periodic else min(claw * unit_cost, have)
             else:
-                release = claw if periodic else min(claw, have)
+                measure = measures.get(counter.split(":", 3)[2])
+                if measure is None:
+                    continue
+                if measure == _M_COUNT:
+                    release = have if kept <= 0 else _ZERO
+                elif measure == _M_COST:
+                    release = claw * unit_cost if periodic else min(claw * unit_cost, have)
+                else:
+                    release = claw if periodic else min(claw, have)
             if release > 0:
-                charges.append(Charge(counter, -release, None))
+                charges.append(build.charge(counter, -release, None))
         if claw <= 0 and not charges:
             return
-        asset = first.asset
-        entry = self._entry(
-            EntryKind.CLAWBACK,
-            customer,
-            p.id,
+        asset = c.asset
+        ev.add(
+            _CLAWBACK,
+            c.id,
             asset,
             claw,
             remaining.currency,
             at,
-            ref=tid,
-            reason="refund clawback",
-            charges=charges,
-            meta={"kept": str(kept), "remaining": str(remaining.amount)},
+            tid,
+            "refund clawback",
+            tuple(charges),
+            build.frozen_map({"kept": str(kept), "remaining": str(remaining.amount)}),
         )
-        pending.entries.append(entry)
-        pending.charge(charges)
+        ev.charge(charges)
         if claw > 0:
-            pending.grants.append(
-                Grant(p.id, asset, claw, EntryKind.CLAWBACK, (Reversed(tid, net, max(kept, _ZERO), asset),))
+            ev.grants.append(
+                Grant(c.id, asset, claw, _CLAWBACK, (Reversed(tid, net, max(kept, _ZERO), asset),))
             )
 
     # -- decisions -----------------------------------------------------------------------------
-    def _decision(self, event_id: str, key: str, pending: _Pending) -> Decision:
-        return Decision(
-            event_id=event_id,
-            catalog_version=self.catalog_version,
-            batch=EntryBatch.of(key, pending.entries),
-            grants=tuple(pending.grants),
-            refusals=tuple(pending.refusals),
-        )
-
     def _replay(self, event_id: str, key: str, view: LedgerView) -> Decision:
         entries = []
         i = 0
@@ -694,7 +940,10 @@ def decide_and_apply(
         decision.event_id,
         decision.catalog_version,
         EntryBatch(decision.batch.idempotency_key, ()),
-        refusals=(*decision.refusals, *(Refusal(g.programme_id, (lost,)) for g in decision.grants)),
+        refusals=(
+            *decision.refusals,
+            *(Refusal(g.programme_id, (lost,), g.tier_id) for g in decision.grants),
+        ),
     )
     ledger.apply(dropped.batch)
     return dropped

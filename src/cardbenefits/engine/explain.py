@@ -16,18 +16,23 @@ is formatted through :meth:`~cardbenefits.money.Money.format`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeAlias
 
 import attrs
 
 from cardbenefits.money import Money
+from cardbenefits.rules import Explanation, Rule, explain
 
 __all__ = [
     "CapHit",
     "Earned",
+    "GroupRate",
     "Ineligible",
     "NotQualified",
+    "OnePerPerson",
     "RaceLost",
     "Reason",
     "Reversed",
@@ -55,6 +60,7 @@ _QUALIFIER_ZH = {
     "min_amount": "未达单笔最低金额",
     "validity": "不在活动有效期内",
     "not_reward": "无可计奖励",
+    "currency": "币种不计入",
 }
 _QUALIFIER_EN = {
     "kind": "transaction kind does not count",
@@ -65,6 +71,7 @@ _QUALIFIER_EN = {
     "min_amount": "below the minimum single amount",
     "validity": "outside the programme's validity",
     "not_reward": "nothing to earn",
+    "currency": "currency does not count",
 }
 
 
@@ -88,15 +95,66 @@ class NotQualified:
 
 @attrs.frozen
 class Ineligible:
-    """The customer fails the programme's eligibility rule; ``trace`` is the rule's explanation."""
+    """The customer fails an eligibility rule; the clause-by-clause trace is computed on request.
+
+    Deciding only evaluates the compiled rule; :meth:`explanation` (and :meth:`render`) run
+    the explainer when somebody asks why, so refusals cost nothing until read.
+
+    >>> import pendulum
+    >>> from cardbenefits.rules import parse
+    >>> reason = Ineligible.of(parse("age >= 18"), {"age": 16}, pendulum.datetime(2026, 11, 1))
+    >>> print(reason.render("en"))
+    not eligible: age >= 18
+    Not eligible: age >= 18
+    ✗ age >= 18 — age is 16, needs ≥ 18: 2 more [decisive]
+    """
 
     rule: str
-    trace: str = ""
+    source: tuple[Rule, Mapping[str, object], datetime] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
+
+    @classmethod
+    def of(cls, rule: Rule, record: Mapping[str, object], at: datetime) -> Ineligible:
+        """The refusal of ``rule`` for ``record`` at ``at`` (trace computed lazily)."""
+        return cls(rule.text, (rule, record, at))
+
+    def explanation(self) -> Explanation | None:
+        """The rule's explanation for the record (None when built without a source)."""
+        if self.source is None:
+            return None
+        rule, record, at = self.source
+        return explain(rule, record, at)
+
+    @property
+    def trace(self) -> str:
+        """The English trace (empty without a source)."""
+        found = self.explanation()
+        return "" if found is None else found.render("en")
+
+    def render(self, locale: str = "zh_CN") -> str:
+        """Localized text: the rule, then the clause trace."""
+        head = f"不符合参与条件：{self.rule}" if _zh(locale) else f"not eligible: {self.rule}"
+        found = self.explanation()
+        return f"{head}\n{found.render(locale)}" if found is not None else head
+
+
+@attrs.frozen
+class OnePerPerson:
+    """每人限一次: the person (ID number) already received this reward, on this or another card."""
+
+    person_id: str
+    reward: str
+    granted_on: str | None = None
+    """The card (or customer) that received it, when known."""
 
     def render(self, locale: str = "zh_CN") -> str:
         """Localized text."""
-        head = f"不符合参与条件：{self.rule}" if _zh(locale) else f"not eligible: {self.rule}"
-        return f"{head}\n{self.trace}" if self.trace else head
+        where = f"（{self.granted_on}）" if _zh(locale) and self.granted_on else ""
+        if _zh(locale):
+            return f"每人限领一次：{self.reward} 已发放给该客户{where}"
+        on = f" (on {self.granted_on})" if self.granted_on else ""
+        return f"one per person: {self.reward} already granted to this person{on}"
 
 
 @attrs.frozen
@@ -179,6 +237,32 @@ class Reversed:
 
 
 @attrs.frozen
+class GroupRate:
+    """团队达标: ``activated`` of ``members`` activated; ``required`` are needed (the rate's ceiling).
+
+    >>> GroupRate(3, 5, 4, Decimal("0.8")).render("en")
+    'group activation 3/5 (need 4, 80%)'
+    """
+
+    activated: int
+    members: int
+    required: int
+    rate: Decimal
+
+    @property
+    def reached(self) -> bool:
+        """True when enough members activated."""
+        return self.members > 0 and self.activated >= self.required
+
+    def render(self, locale: str = "zh_CN") -> str:
+        """Localized text."""
+        pct = f"{(self.rate * 100).normalize():f}%"
+        if _zh(locale):
+            return f"团队激活 {self.activated}/{self.members}（需 {self.required} 人，{pct}）"
+        return f"group activation {self.activated}/{self.members} (need {self.required}, {pct})"
+
+
+@attrs.frozen
 class RaceLost:
     """Another writer used the last headroom of ``counter`` between decision and apply."""
 
@@ -193,4 +277,14 @@ class RaceLost:
         return f"lost a race: {self.counter} at {self.usage} of {self.limit}"
 
 
-Reason: TypeAlias = NotQualified | Ineligible | CapHit | ThresholdDistance | Earned | Reversed | RaceLost
+Reason: TypeAlias = (
+    NotQualified
+    | Ineligible
+    | OnePerPerson
+    | GroupRate
+    | CapHit
+    | ThresholdDistance
+    | Earned
+    | Reversed
+    | RaceLost
+)

@@ -1,0 +1,131 @@
+"""Local days for the engine's hot path: period labels per local day, computed once and cached.
+
+Caps, budgets and ladders count per natural day, natural month (自然月) or statement cycle
+(账单周期) in the catalog time zone. :mod:`cardbenefits.periods` computes those with pendulum,
+which is right but costs microseconds per call; the engine needs the same answers for millions
+of events. A :class:`LocalCalendar` therefore maps an instant to its local date with plain
+:mod:`datetime` arithmetic (no conversion at all when the instant is already in the catalog
+zone) and caches one :class:`LocalDay` per date, holding the day's labels and, per billing
+day, its statement cycle. Labels equal those of :mod:`cardbenefits.periods` (the tests compare
+them across zones with daylight saving).
+
+>>> import pendulum
+>>> cal = LocalCalendar("Asia/Shanghai")
+>>> day = cal.day(pendulum.datetime(2026, 11, 30, 16, tz="UTC"))   # 00:00 on 1 Dec in Beijing
+>>> day.label, day.month
+('2026-12-01', '2026-12')
+>>> day.cycle(5)
+(24323, '2026-11-06..2026-12-05')
+>>> day.cycle(31)[1]
+'2026-12'
+>>> cal.day(pendulum.datetime(2026, 12, 1, 9, tz="Asia/Shanghai")) is day
+True
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as _dt
+from zoneinfo import ZoneInfo
+
+from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone
+from cardbenefits.errors import EngineError
+
+__all__ = ["LocalCalendar", "LocalDay"]
+
+_ONE_DAY = _dt.timedelta(days=1)
+_timestamp = _dt.datetime.timestamp
+_fromtimestamp = _dt.datetime.fromtimestamp
+
+
+def _billing_date(k: int, billing_day: int) -> _dt.date:
+    year, month = k // 12, k % 12 + 1
+    return _dt.date(year, month, min(billing_day, _calendar.monthrange(year, month)[1]))
+
+
+class LocalDay:
+    """One local calendar date: its day and month labels, month index and statement cycles.
+
+    ``month_index`` is ``year * 12 + month - 1`` (consecutive months differ by one), the
+    numbering :class:`cardbenefits.periods.CalendarMonth` uses.
+    """
+
+    __slots__ = ("_cycles", "date", "label", "month", "month_index")
+
+    def __init__(self, date: _dt.date) -> None:
+        self.date = date
+        self.label = date.isoformat()
+        self.month = self.label[:7]
+        self.month_index = date.year * 12 + date.month - 1
+        self._cycles: dict[int, tuple[int, str]] = {}
+
+    def cycle(self, billing_day: int) -> tuple[int, str]:
+        """``(index, label)`` of the statement cycle closing on ``billing_day`` containing this day.
+
+        Same convention and labels as :class:`cardbenefits.periods.StatementCycle`: the
+        billing date (clamped to the month's end) is the cycle's last day.
+        """
+        found = self._cycles.get(billing_day)
+        if found is None:
+            if (
+                isinstance(billing_day, bool)
+                or not isinstance(billing_day, int)
+                or not 1 <= billing_day <= 31
+            ):
+                raise EngineError(
+                    "billing day must be an int from 1 to 31", path="billing_day", value=billing_day
+                )
+            k = self.month_index
+            if self.date > _billing_date(k, billing_day):
+                k += 1
+            first = _billing_date(k - 1, billing_day) + _ONE_DAY
+            last = _billing_date(k, billing_day)
+            if first.day == 1 and (last + _ONE_DAY).day == 1:
+                label = f"{first.year:04d}-{first.month:02d}"
+            elif first == last:
+                label = first.isoformat()
+            else:
+                label = f"{first.isoformat()}..{last.isoformat()}"
+            found = self._cycles[billing_day] = (k, label)
+        return found
+
+
+class LocalCalendar:
+    """Maps aware instants to cached :class:`LocalDay` values in one time zone."""
+
+    __slots__ = ("_days", "_local_tz", "_zone", "tz")
+
+    def __init__(self, tz: str = DEFAULT_TIMEZONE) -> None:
+        self.tz = check_timezone(tz)
+        self._zone = ZoneInfo(self.tz)
+        self._days: dict[tuple[int, int, int], LocalDay] = {}
+        # tzinfo objects known to be this zone: their wall clock is already local
+        self._local_tz: dict[int, _dt.tzinfo] = {}
+
+    def _is_local(self, tzinfo: _dt.tzinfo | None) -> bool:
+        if tzinfo is None:
+            raise EngineError("instants must be aware", path="instant", value=None)
+        if id(tzinfo) in self._local_tz:
+            return True
+        if getattr(tzinfo, "key", None) == self.tz or getattr(tzinfo, "name", None) == self.tz:
+            # the dict keeps the object alive, so its id is never reused by another tzinfo
+            self._local_tz[id(tzinfo)] = tzinfo
+            return True
+        return False
+
+    def day(self, instant: _dt.datetime) -> LocalDay:
+        """The local day containing ``instant`` (an aware datetime)."""
+        if self._is_local(instant.tzinfo):
+            key = (instant.year, instant.month, instant.day)
+        else:
+            # via the POSIX timestamp: datetime.astimezone misbehaves on pendulum subclasses
+            local = _fromtimestamp(_timestamp(instant), self._zone)
+            key = (local.year, local.month, local.day)
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = LocalDay(_dt.date(*key))
+        return found
+
+    def local_date(self, instant: _dt.datetime) -> _dt.date:
+        """The local date of ``instant``."""
+        return self.day(instant).date
