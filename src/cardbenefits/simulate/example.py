@@ -173,8 +173,8 @@ def write_example(folder: str | Path, fmt: Literal["csv", "jsonl", "parquet"] = 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     customers, events = example_data()
-    # CSV customers are flat (no attributes); the replay recomputes rfm/lifecycle anyway.
-    people = [attrs.evolve(c, attributes={}) if fmt == "csv" else c for c in customers.values()]
+    # CSV and Parquet customers are flat (no attributes); the replay recomputes rfm/lifecycle anyway.
+    people = [attrs.evolve(c, attributes={}) if fmt != "jsonl" else c for c in customers.values()]
     write_customers(folder / f"customers.{fmt}", people)
     by_kind: dict[str, list[Event]] = {"transactions": [], "follows": [], "draws": [], "referrals": []}
     names = {

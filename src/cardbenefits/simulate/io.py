@@ -13,10 +13,10 @@ memory stays bounded whatever the number of transactions. Each file must therefo
 in event-time order (as exports from a warehouse normally are); a row out of order raises
 :class:`EventOrderError` naming the file and line rather than silently replaying it late.
 
-CSV customers are flat: one row per card with the card's columns (``card_id``, ``product_id``,
+CSV and Parquet customers are flat: one row per card with the card's columns (``card_id``, ``product_id``,
 ``tier``, ``approved_at``, ``activated_at``, ``billing_day``, ``supplementary``,
 ``primary_card_id``) beside the customer's (``tags`` separated by ``|``); rows repeating a
-customer id add cards. JSON lines and Parquet customers use :meth:`Customer.to_dict`.
+customer id add cards. JSON-lines customers use :meth:`Customer.to_dict`.
 
 Parquet needs the optional extra ``cardbenefits[parquet]`` (pyarrow), imported only when a
 Parquet file is read or written.
@@ -359,7 +359,7 @@ def _write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, 
 def write_customers(path: str | Path, customers: Iterable[Customer]) -> int:
     """Write customers (flat rows for CSV, :meth:`Customer.to_dict` otherwise); returns the count."""
     path = Path(path)
-    flat = _suffix(path) == ".csv"
+    flat = _suffix(path) in (".csv", ".parquet")
     written = 0
 
     def rows() -> Iterator[dict[str, Any]]:
