@@ -22,7 +22,6 @@ from collections.abc import Callable
 import pendulum
 
 from cardbenefits.coupons import (
-    Channel,
     CheckoutPlan,
     Coupon,
     CouponCashback,
@@ -40,6 +39,7 @@ from cardbenefits.coupons import (
     best_combination,
     exhaustive_combination,
 )
+from cardbenefits.facts import Channel
 from cardbenefits.money import Money
 
 AT = pendulum.datetime(2026, 11, 4, 12, tz="Asia/Shanghai")

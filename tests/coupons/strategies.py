@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from cardbenefits.coupons import (
     BasketLine,
-    Channel,
     Coupon,
     CouponCashback,
     CouponEffect,
@@ -26,6 +25,7 @@ from cardbenefits.coupons import (
     ThresholdBasis,
     ThresholdDiscount,
 )
+from cardbenefits.facts import Channel
 from cardbenefits.money import Money, Rounding
 
 AT = pendulum.datetime(2026, 11, 4, 12, tz="Asia/Shanghai")

@@ -31,7 +31,6 @@ from cardbenefits.coupons.operations import (
 from cardbenefits.coupons.pools import CouponPool
 from cardbenefits.coupons.state import TRANSITIONS, USABLE_STATES, CouponEvent, CouponState, next_state
 from cardbenefits.coupons.templates import (
-    Channel,
     CouponCashback,
     CouponEffect,
     CouponScope,
@@ -44,7 +43,6 @@ from cardbenefits.coupons.templates import (
     Stacking,
     ThresholdBasis,
     ThresholdDiscount,
-    UsageWindow,
     Validity,
 )
 from cardbenefits.coupons.wallet import Wallet, WalletCoupon, coupon_status
@@ -54,7 +52,6 @@ __all__ = [
     "USABLE_STATES",
     "AppliedCoupon",
     "BasketLine",
-    "Channel",
     "CheckoutPlan",
     "Coupon",
     "CouponCashback",
@@ -76,7 +73,6 @@ __all__ = [
     "StackingRules",
     "ThresholdBasis",
     "ThresholdDiscount",
-    "UsageWindow",
     "Validity",
     "Wallet",
     "WalletCoupon",

@@ -65,7 +65,6 @@ import pendulum
 from cardbenefits.clock import ensure_aware
 from cardbenefits.coupons.coupon import Coupon
 from cardbenefits.coupons.templates import (
-    Channel,
     CouponCashback,
     CouponScope,
     CouponTemplate,
@@ -75,6 +74,7 @@ from cardbenefits.coupons.templates import (
     ThresholdDiscount,
 )
 from cardbenefits.errors import EngineError, FactError
+from cardbenefits.facts import Channel, Transaction
 from cardbenefits.money import Money, Rounding, total
 
 __all__ = [
@@ -120,6 +120,10 @@ def _channel(value: object) -> Channel | None:
         raise FactError("unknown channel", path="payment.channel", value=value) from None
 
 
+def _lines(value: Iterable[BasketLine]) -> tuple[BasketLine, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Payment:
     """A payment about to be made: what the optimiser chooses coupons for.
@@ -134,7 +138,36 @@ class Payment:
     channel: Channel | None = attrs.field(default=None, converter=_channel)
     card_product: str | None = None
     region: str | None = None
-    lines: tuple[BasketLine, ...] = attrs.field(default=(), converter=tuple)
+    lines: tuple[BasketLine, ...] = attrs.field(default=(), converter=_lines)
+
+    @classmethod
+    def for_transaction(
+        cls, transaction: Transaction, *, card_product: str | None = None, lines: Iterable[BasketLine] = ()
+    ) -> Payment:
+        """The payment of a purchase :class:`~cardbenefits.facts.Transaction` (its amount, time,
+        merchant, MCC, channel and region); the card product is not on a transaction, so pass it.
+
+        >>> from cardbenefits.facts import Transaction
+        >>> txn = Transaction("t1", "c1", "k1", Money.of("88.00"), "m1", "5812", "wechat_pay",
+        ...                   "purchase", "2026-11-04T12:00+08:00")
+        >>> p = Payment.for_transaction(txn, card_product="youth")
+        >>> p.channel, p.mcc, p.merchant, p.card_product
+        (<Channel.WECHAT_PAY: 'wechat_pay'>, '5812', 'm1', 'youth')
+        """
+        if not transaction.kind.is_spend:
+            raise FactError(
+                "only a purchase can be paid with coupons", path="transaction.kind", value=transaction.kind
+            )
+        return cls(
+            transaction.amount,
+            transaction.transacted_at,
+            merchant=transaction.merchant_id,
+            mcc=transaction.mcc,
+            channel=transaction.channel,
+            card_product=card_product,
+            region=transaction.region,
+            lines=lines,
+        )
 
     def __attrs_post_init__(self) -> None:
         if self.lines:
@@ -163,6 +196,8 @@ class StackingRules:
     ``group_limits`` maps a stacking group to how many of its coupons one payment may use
     (1 = exclusive group, more = stackable group); groups not listed get
     ``default_group_limit`` (1: unknown groups are exclusive, the conservative reading).
+    ``id`` names the policy in a catalog's ``checkout_rules`` section (``"default"`` unless
+    the issuer keeps several, e.g. one per channel).
 
     >>> StackingRules(group_limits={"platform": 2}).limit("platform"), StackingRules().limit("x")
     (2, 1)
@@ -171,8 +206,11 @@ class StackingRules:
     max_coupons: int = 3
     group_limits: tuple[tuple[str, int], ...] = attrs.field(factory=tuple, converter=_group_limits)
     default_group_limit: int = 1
+    id: str = "default"
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id or ":" in self.id:
+            raise EngineError("id must be a non-empty string without ':'", path="id", value=self.id)
         for name in ("max_coupons", "default_group_limit"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

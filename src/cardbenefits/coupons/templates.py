@@ -9,17 +9,21 @@ A :class:`CouponTemplate` is catalog data. Its *effect* says what the coupon is 
 - :class:`PointsMultiplier` — points or miles earned ``factor`` times;
 - :class:`Gift` — a membership, service voucher or goods.
 
-Its :class:`CouponScope` limits merchants, MCCs, channels, card products and regions; its
-:class:`Validity` is fixed dates or relative to issue ("7 days"); its :class:`UsageWindow`\\ s
-restrict weekdays and hours ("周三五折"), all in the template's time zone; its :class:`Stacking`
-says how it combines with other coupons at checkout; its :class:`ReturnPolicy` says what a
-refund does.
+Its :class:`CouponScope` limits merchants, MCCs, channels (the library's
+:class:`~cardbenefits.facts.Channel`, so a transaction's channel matches a scope directly), card
+products and regions; its :class:`Validity` is fixed dates or relative to issue ("7 days"); its
+usage ``windows`` are :class:`~cardbenefits.windows.RecurringWindow`\\ s (weekdays and hours in
+a stated zone, "周三五折"); its :class:`Stacking` says how it combines with other coupons at
+checkout; its :class:`ReturnPolicy` says what a refund does. Relative validity and daily
+stock use the template's ``timezone``.
 
 >>> from cardbenefits.money import Money
+>>> from cardbenefits.facts import Channel
+>>> from cardbenefits.windows import RecurringWindow
 >>> tpl = CouponTemplate(
 ...     id="wed50", name="周三五折",
 ...     effect=PercentOff(percent=Decimal(50), cap=Money.of(30)),
-...     windows=(UsageWindow(weekdays=frozenset({3})),),
+...     windows=(RecurringWindow(frozenset({3}), "00:00", "24:00"),),
 ...     scope=CouponScope(channels=frozenset({Channel.WECHAT_PAY})),
 ... )
 >>> tpl.effect.discount_for(Money.of("45.00"))
@@ -31,6 +35,8 @@ Money('30', 'CNY')
 True
 >>> tpl.window_refusal(pendulum.datetime(2026, 11, 5, 12, tz="Asia/Shanghai"))
 'outside usage window (Thu 12:00 Asia/Shanghai)'
+>>> str(tpl.name), tpl.usage_window().next_opening(pendulum.datetime(2026, 11, 5, 12, tz="Asia/Shanghai"))
+('周三五折', DateTime(2026, 11, 11, 0, 0, 0, tzinfo=Timezone('Asia/Shanghai')))
 >>> ThresholdDiscount(threshold=Money.of(100), off=Money.of(120))
 Traceback (most recent call last):
   ...
@@ -48,13 +54,15 @@ from typing import Any, TypeAlias
 import attrs
 import pendulum
 
-from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, local_datetime, to_local
-from cardbenefits.errors import CatalogError
+from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, to_local
+from cardbenefits.errors import CardBenefitsError, CatalogError
+from cardbenefits.facts import Channel
+from cardbenefits.i18n import LocalizedText
 from cardbenefits.money import Money, Rounding, to_decimal
 from cardbenefits.rules import Rule
+from cardbenefits.windows import AnyOf, RecurringWindow, RelativeWindow, Window, day_start
 
 __all__ = [
-    "Channel",
     "CouponCashback",
     "CouponEffect",
     "CouponScope",
@@ -67,24 +75,8 @@ __all__ = [
     "Stacking",
     "ThresholdBasis",
     "ThresholdDiscount",
-    "UsageWindow",
     "Validity",
 ]
-
-
-class Channel(enum.StrEnum):
-    """Payment channel (渠道) a coupon may be restricted to."""
-
-    WECHAT_PAY = "wechat_pay"
-    """微信支付."""
-    ALIPAY = "alipay"
-    """支付宝."""
-    UNIONPAY = "unionpay"
-    """云闪付 / UnionPay QuickPass."""
-    POS = "pos"
-    """Card present at a POS terminal."""
-    ONLINE = "online"
-    """Card-not-present online payment (网上支付)."""
 
 
 class ThresholdBasis(enum.StrEnum):
@@ -359,56 +351,6 @@ class CouponScope:
         return None
 
 
-def _weekdays(value: Iterable[object] | None) -> frozenset[int]:
-    if value is None:
-        return frozenset()
-    days = frozenset(value)
-    for day in days:
-        if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
-            raise CatalogError(
-                "weekdays are ISO numbers 1 (Mon) .. 7 (Sun)", path="windows.weekdays", value=day
-            )
-    return days  # type: ignore[return-value]
-
-
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-@attrs.frozen
-class UsageWindow:
-    """A recurring local-time window: ISO ``weekdays`` (empty = every day) and ``start <= t < end``.
-
-    ``end`` earlier than ``start`` wraps past midnight (22:00–02:00 belongs to the day it
-    starts on); ``start == end`` is the whole day.
-
-    >>> lunch = UsageWindow(start=_dt.time(11), end=_dt.time(14))
-    >>> lunch.contains(local_datetime(2026, 11, 4, 13, 59))
-    True
-    >>> UsageWindow(weekdays=frozenset({5}), start=_dt.time(22), end=_dt.time(2)).contains(
-    ...     local_datetime(2026, 11, 7, 1, 0))                       # Saturday 01:00, Friday's night
-    True
-    """
-
-    weekdays: frozenset[int] = attrs.field(factory=frozenset, converter=_weekdays)
-    start: _dt.time = attrs.field(default=_dt.time(0))
-    end: _dt.time = attrs.field(default=_dt.time(0))
-
-    def contains(self, local: _dt.datetime) -> bool:
-        """Whether the *local* wall time ``local`` falls in the window."""
-        t = local.time().replace(tzinfo=None)
-        day = local.isoweekday()
-        if self.start == self.end:
-            return not self.weekdays or day in self.weekdays
-        if self.start < self.end:
-            return self.start <= t < self.end and (not self.weekdays or day in self.weekdays)
-        if t >= self.start:
-            return not self.weekdays or day in self.weekdays
-        if t < self.end:
-            previous = 7 if day == 1 else day - 1
-            return not self.weekdays or previous in self.weekdays
-        return False
-
-
 def _starts_at(value: object) -> pendulum.DateTime | None:
     return None if value is None else ensure_aware(value, "validity.starts_at")
 
@@ -427,8 +369,10 @@ class Validity:
 
     ``starts_at``/``ends_at`` are fixed instants (``ends_at`` exclusive). ``days`` makes the
     validity relative to issue: valid from the issue instant to the end of the ``days``-th
-    local day, counting the issue day as day 1 ("领取后7天内有效"). With both, the earlier end
-    wins.
+    local day, counting the issue day as day 1 ("领取后7天内有效"); it is resolved with
+    :class:`~cardbenefits.windows.RelativeWindow` from the start of the issue day. With both,
+    the earlier end wins. (A coupon validity may have a start without an end, or an end
+    without a start, so it is not itself a :class:`~cardbenefits.windows.FixedWindow`.)
 
     >>> v = Validity(days=7)
     >>> start, end = v.window(pendulum.datetime(2026, 11, 1, 10, tz="Asia/Shanghai"), "Asia/Shanghai")
@@ -458,8 +402,11 @@ class Validity:
         if self.ends_at is not None:
             ends.append(self.ends_at)
         if self.days is not None:
-            day = to_local(issued, tz).date() + _dt.timedelta(days=self.days)
-            ends.append(local_datetime(day.year, day.month, day.day, tz=tz))
+            # Whole local days counted from the issue day (day 1): the relative window is anchored
+            # at the midnight that starts the issue day, not at the issue instant, so a coupon
+            # issued at 00:00 or at 23:59 is valid through the same last day.
+            relative = RelativeWindow(days=self.days, tz=tz)
+            ends.append(relative.resolve(day_start(issued, tz)).end)
         return start, min(ends)
 
 
@@ -508,21 +455,44 @@ def _default_validity() -> Validity:
     return Validity(days=7)
 
 
+def _name(value: object) -> LocalizedText:
+    try:
+        return LocalizedText.from_value(value, path="name")
+    except CardBenefitsError as err:
+        raise CatalogError(err.message, path=err.path or "name", value=err.value) from None
+
+
+def _windows(value: object) -> tuple[RecurringWindow, ...]:
+    if isinstance(value, RecurringWindow) or not isinstance(value, Iterable):
+        raise CatalogError("expected a sequence of RecurringWindow", path="windows", value=value)
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, RecurringWindow):
+            raise CatalogError("a usage window is a RecurringWindow", path=f"windows[{i}]", value=item)
+    return items
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 @attrs.frozen
 class CouponTemplate:
     """A kind of coupon in the catalog; see the module docstring.
 
-    ``eligibility`` (a :class:`~cardbenefits.rules.Rule` over the customer record) is tested
-    when a coupon is issued. ``timezone`` is the zone of relative validity, usage windows and
-    daily stock.
+    ``name`` is a :class:`~cardbenefits.i18n.LocalizedText` (a plain string is the zh_CN
+    text). ``windows`` are :class:`~cardbenefits.windows.RecurringWindow`\\ s (each in its own
+    zone; the catalog file builds them in the template's zone); the coupon is usable when any
+    of them is open, or always when there are none. ``eligibility`` (a
+    :class:`~cardbenefits.rules.Rule` over the customer record) is tested when a coupon is
+    issued. ``timezone`` is the zone of relative validity and of refusal messages.
     """
 
     id: str = attrs.field()
-    name: str = attrs.field()
+    name: LocalizedText = attrs.field(converter=_name)
     effect: CouponEffect = attrs.field(converter=_effect)
     scope: CouponScope = attrs.field(factory=CouponScope)
     validity: Validity = attrs.field(factory=_default_validity)
-    windows: tuple[UsageWindow, ...] = attrs.field(default=(), converter=tuple)
+    windows: tuple[RecurringWindow, ...] = attrs.field(default=(), converter=_windows)
     stacking: Stacking = attrs.field(factory=Stacking)
     threshold_basis: ThresholdBasis = attrs.field(default=ThresholdBasis.REMAINING, converter=ThresholdBasis)
     on_refund: ReturnPolicy = attrs.field(default=ReturnPolicy.RETURN_IF_VALID, converter=ReturnPolicy)
@@ -534,6 +504,11 @@ class CouponTemplate:
         if not isinstance(value, str) or not value or ":" in value:
             raise CatalogError("template id must be a non-empty string without ':'", path="id", value=value)
 
+    @eligibility.validator
+    def _check_eligibility(self, _attr: object, value: object) -> None:
+        if value is not None and not isinstance(value, Rule):
+            raise CatalogError("eligibility must be a parsed Rule", path="eligibility", value=value)
+
     @property
     def min_spend(self) -> Money:
         """The payment amount the coupon needs (0 when none)."""
@@ -544,11 +519,18 @@ class CouponTemplate:
         """The ledger asset name of this template's coupons (``coupon:<id>``)."""
         return f"coupon:{self.id}"
 
+    def usage_window(self) -> Window | None:
+        """The usage windows as one :class:`~cardbenefits.windows.Window` (None: always usable)."""
+        if not self.windows:
+            return None
+        return self.windows[0] if len(self.windows) == 1 else AnyOf(self.windows)
+
     def window_refusal(self, at: _dt.datetime) -> str | None:
         """Why ``at`` is outside every usage window, or None (also when there are no windows)."""
         if not self.windows:
             return None
-        local = to_local(ensure_aware(at), self.timezone)
-        if any(w.contains(local) for w in self.windows):
+        instant = ensure_aware(at)
+        if any(w.contains(instant) for w in self.windows):
             return None
+        local = to_local(instant, self.timezone)
         return f"outside usage window ({_DAY_NAMES[local.isoweekday() - 1]} {local:%H:%M} {self.timezone})"
