@@ -61,7 +61,8 @@ def test_charts_render_in_chromium(report_dir: Path, tmp_path: Path) -> None:
     ).stdout  # fmt: skip
     total = re.search(r'data-charts="(\d+)"', dom)
     rendered = re.search(r'data-charts-rendered="(\d+)"', dom)
-    assert total is not None and rendered is not None, dom[:500]
+    assert total is not None, dom[:500]
+    assert rendered is not None, dom[:500]
     assert int(rendered.group(1)) == int(total.group(1)) == 5
     shot = tmp_path / "report.png"
     subprocess.run(
@@ -84,4 +85,5 @@ def test_empty_chart_is_not_counted(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=90, check=True,
     ).stdout  # fmt: skip
     rendered = re.search(r'data-charts-rendered="(\d+)"', dom)
-    assert rendered is not None and int(rendered.group(1)) < 5
+    assert rendered is not None
+    assert int(rendered.group(1)) < 5

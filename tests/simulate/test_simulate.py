@@ -75,8 +75,10 @@ def test_cashback_matches_plain_python(example_report: dict) -> None:
     row = _programme(example_report, "cashback_small")
     assert (row["grants"], row["clawbacks"], Decimal(row["issuer_cost"])) == (grants, clawbacks, cost)
     assert Decimal(row["quantity"]["cashback"]) == cost
-    assert grants > 1000 and clawbacks > 0
-    assert row["budget"] == "20000" and row["burn"][-1][1] == str(cost)
+    assert grants > 1000
+    assert clawbacks > 0
+    assert row["budget"] == "20000"
+    assert row["burn"][-1][1] == str(cost)
 
 
 def test_points_and_event_counts_match_plain_python(example_report: dict) -> None:
@@ -99,7 +101,8 @@ def test_points_and_event_counts_match_plain_python(example_report: dict) -> Non
     row = _programme(example_report, "points_basic")
     clawed = Decimal(row["quantity"]["points"])
     # Clawbacks only ever reduce points; without them the total is the plain floor sum.
-    assert clawed <= points and points - clawed < points / 20
+    assert clawed <= points
+    assert points - clawed < points / 20
     assert example_report["events"] == dict(sorted(counts.items()))
     assert example_report["history_events"] == history
 
@@ -149,7 +152,8 @@ def test_missing_customers_and_bad_suffix(tmp_path: Path) -> None:
 def test_cli_simulate_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "reached" in out and (tmp_path / "r" / "index.html").exists()
+    assert "reached" in out
+    assert (tmp_path / "r" / "index.html").exists()
     for name in (
         "report.json",
         "programmes.csv",
@@ -161,7 +165,8 @@ def test_cli_simulate_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert (tmp_path / "r" / name).exists(), name
     assert main(["explain", "--customer", "c00000003", "--locale", "zh_CN"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("客户 c00000003") and "汇总" in text
+    assert text.startswith("客户 c00000003")
+    assert "汇总" in text
     assert main(["explain", "--customer", "nobody"]) == 1
 
 
