@@ -1185,19 +1185,25 @@ def _trusted_transaction(
     generator, where validation would dominate the cost); tests check such output against
     the validating constructor.
     """
-    txn = object.__new__(Transaction)
-    put = object.__setattr__
-    put(txn, "id", id)
-    put(txn, "customer_id", customer_id)
-    put(txn, "card_id", card_id)
-    put(txn, "amount", amount)
-    put(txn, "merchant_id", merchant_id)
-    put(txn, "mcc", mcc)
-    put(txn, "channel", channel)
-    put(txn, "kind", kind)
-    put(txn, "transacted_at", transacted_at)
-    put(txn, "posted_at", posted_at)
-    put(txn, "refund_of", refund_of)
-    put(txn, "region", region)
-    put(txn, "device_id", device_id)
+    txn = _new(Transaction)
+    s = _TXN_SETTERS
+    s[0](txn, id)
+    s[1](txn, customer_id)
+    s[2](txn, card_id)
+    s[3](txn, amount)
+    s[4](txn, merchant_id)
+    s[5](txn, mcc)
+    s[6](txn, channel)
+    s[7](txn, kind)
+    s[8](txn, transacted_at)
+    s[9](txn, posted_at)
+    s[10](txn, refund_of)
+    s[11](txn, region)
+    s[12](txn, device_id)
     return txn
+
+
+_new: Final = object.__new__
+# The slot descriptors' setters: faster than object.__setattr__ by name, and they bypass the
+# frozen class's __setattr__ the same way.
+_TXN_SETTERS: Final = tuple(Transaction.__dict__[field.name].__set__ for field in attrs.fields(Transaction))

@@ -602,11 +602,24 @@ def _money_factory(currency: str) -> Any:
     template = Money.from_minor(1, currency)
     exponent = -template.precision
 
+    slots = Money.__dict__
+    if "amount" in slots and "currency" in slots:  # slotted: use the descriptors directly
+        set_amount, set_currency = slots["amount"].__set__, slots["currency"].__set__
+    else:  # pragma: no cover - Money is a slotted attrs class today
+
+        def set_amount(obj: Money, value: Decimal) -> None:
+            object.__setattr__(obj, "amount", value)
+
+        def set_currency(obj: Money, value: str) -> None:
+            object.__setattr__(obj, "currency", value)
+
+    new = object.__new__
+
     def make(units: int) -> Money:
-        # Money's own constructor re-validates what we build exactly here; this is the hot path.
-        value = object.__new__(Money)
-        object.__setattr__(value, "amount", Decimal(units).scaleb(exponent))
-        object.__setattr__(value, "currency", currency)
+        # Money's own constructor re-validates what is built exactly here; this is the hot path.
+        value = new(Money)
+        set_amount(value, Decimal(units).scaleb(exponent))
+        set_currency(value, currency)
         return value
 
     return make
@@ -738,8 +751,59 @@ def _transaction_stream(
     atm_channels = (Channel.ATM, Channel.APP, Channel.BRANCH)
     # Pending follow-ups (refunds, reversals, fees): (ts, kind rank, seq, payload).
     pending: list[tuple[int, int, int, tuple[Any, ...]]] = []
+    push, pop = heapq.heappush, heapq.heappop
     seq = itertools.count()
     counter = 0
+    device_channels = _DEVICE_CHANNELS
+    bank, fee_mcc, cash_mcc, branch = _BANK_MERCHANT, _FEE_MCC, _CASH_MCC, Channel.BRANCH
+    regions = REGIONS
+    region_count = len(regions)
+
+    def drain(limit: int) -> Iterator[tuple[int, int, Transaction]]:
+        """Emit the pending follow-ups due before ``limit``."""
+        nonlocal counter
+        while pending and pending[0][0] < limit:
+            ts, rank, _s, (card_id, prof, units, origin, kind, region) = pop(pending)
+            counter += 1
+            txn_id = f"t{counter:010d}"
+            lag = lag_items[bisect_right(lag_cum, rand() * lag_total)]
+            local = at(ts)
+            posted = local if lag == 0 else posting(ts, lag)
+            if origin is None:  # a fee
+                txn = trusted(
+                    txn_id,
+                    prof.customer_id,
+                    card_id,
+                    fen(units),
+                    bank,
+                    fee_mcc,
+                    branch,
+                    kind,
+                    local,
+                    posted,
+                    None,
+                    region,
+                    None,
+                )
+            else:
+                orig_id, merchant, mcc, channel = origin
+                device = prof.device if channel in device_channels else None
+                txn = trusted(
+                    txn_id,
+                    prof.customer_id,
+                    card_id,
+                    fen(units),
+                    merchant,
+                    mcc,
+                    channel,
+                    kind,
+                    local,
+                    posted,
+                    orig_id,
+                    region,
+                    device,
+                )
+            yield ts, rank, txn
 
     day = config.start
     while day < config.end:
@@ -754,177 +818,124 @@ def _transaction_stream(
         if length == 86400:
             starts = [day_ts + 3600 * hour + int(rand() * 3600) for hour in hours]
         else:  # a daylight-saving day: stretch the wall-clock hours over the real length
-            starts = [
-                day_ts + min(length - 1, (3600 * h * length) // 86400 + int(rand() * 3600)) for h in hours
-            ]
-        slots = sorted(zip(starts, chosen, strict=True))
-        k = 0
-        total_slots = len(slots)
-        while True:
-            take_slot = k < total_slots and (not pending or slots[k][0] <= pending[0][0])
-            if take_slot:
-                ts, idx = slots[k]
-                k += 1
-                prof = profiles[idx]
-                cards = prof.cards
-                if not cards:
-                    continue
-                if len(cards) == 1:
-                    card_id = cards[0][0] if cards[0][1] <= ts else None
-                else:
-                    choice = cards[int(rand() * (len(cards)))]
-                    card_id = choice[0] if choice[1] <= ts else None
-                    if card_id is None:
-                        card_id = next((cid for cid, active in cards if active <= ts), None)
-                if card_id is None:
+            last = length - 1
+            starts = [day_ts + min(last, (3600 * h * length) // 86400 + int(rand() * 3600)) for h in hours]
+        for ts, idx in sorted(zip(starts, chosen, strict=True)):
+            if pending and pending[0][0] < ts:
+                # Same second: the new transaction first, as event_sort_key orders them.
+                yield from drain(ts)
+            prof = profiles[idx]
+            cards = prof.cards
+            if not cards:
+                continue
+            choice = cards[0] if len(cards) == 1 else cards[int(rand() * len(cards))]
+            if choice[1] <= ts:
+                card_id = choice[0]
+            else:
+                found = [cid for cid, active in cards if active <= ts]
+                if not found:
                     continue  # no card active yet: no spend
-                counter += 1
-                txn_id = f"t{counter:010d}"
-                region = prof.region if rand() < 0.95 else REGIONS[int(rand() * (len(REGIONS)))]
-                lag = lag_items[bisect_right(lag_cum, rand() * lag_total)]
-                local = at(ts)
-                posted = local if lag == 0 else posting(ts, lag)
-                roll = rand()
-                if roll < cash_rate:
-                    units = (2 + int(rand() * 49)) * 10000
-                    channel = atm_channels[int(rand() * 3)]
-                    txn = trusted(
-                        txn_id,
-                        prof.customer_id,
-                        card_id,
-                        fen(units),
-                        _BANK_MERCHANT,
-                        _CASH_MCC,
-                        channel,
-                        cash,
-                        local,
-                        posted,
-                        None,
-                        region,
-                        None,
-                    )
-                    # A cash-advance fee (1 %, at least ¥10) follows within the minute.
-                    fee_units = max(1000, units // 100)
-                    follow = (card_id, prof, fee_units, None, fee, region)
-                    heapq.heappush(pending, (ts + 1 + int(rand() * 59), 0, next(seq), follow))
-                    yield ts, 0, txn
-                    continue
-                if roll < cash_rate + fee_rate:
-                    units = (1000, 3000, 5000, 10000, 30000)[int(rand() * 5)]
-                    txn = trusted(
-                        txn_id,
-                        prof.customer_id,
-                        card_id,
-                        fen(units),
-                        _BANK_MERCHANT,
-                        _FEE_MCC,
-                        Channel.BRANCH,
-                        fee,
-                        local,
-                        posted,
-                        None,
-                        region,
-                        None,
-                    )
-                    yield ts, 0, txn
-                    continue
-                m = bisect_right(prof.mcc_cum, rand() * prof.mcc_cum[-1])
-                mcc = mcc_codes[m]
-                # Log-normal amounts: many small, a long tail of large ones.
-                u = rand() * _TABLE_LAST
-                q = int(u)
-                spread = lognormal[q] + (u - q) * (lognormal[q + 1] - lognormal[q])
-                units = max(1, int(prof.median_fen * mcc_scale[m] * spread))
-                if units > 100 and rand() < 0.3:
-                    units -= units % 100  # round-yuan prices are common
-                channel = channel_items[bisect_right(channel_cum, rand() * channel_total)]
-                pool = region_merchants[mcc][region]
-                merchant = pool[int(len(pool) * rand() * rand())]  # a few merchants get most trade
-                device = prof.device if channel in _DEVICE_CHANNELS else None
-                amount = fen(units)
+                card_id = found[0]
+            counter += 1
+            txn_id = f"t{counter:010d}"
+            region = prof.region if rand() < 0.95 else regions[int(rand() * region_count)]
+            lag = lag_items[bisect_right(lag_cum, rand() * lag_total)]
+            local = at(ts)
+            posted = local if lag == 0 else posting(ts, lag)
+            roll = rand()
+            if roll < cash_rate:
+                units = (2 + int(rand() * 49)) * 10000
+                channel = atm_channels[int(rand() * 3)]
                 txn = trusted(
                     txn_id,
                     prof.customer_id,
                     card_id,
-                    amount,
-                    merchant,
-                    mcc,
+                    fen(units),
+                    bank,
+                    cash_mcc,
                     channel,
-                    purchase,
+                    cash,
                     local,
                     posted,
                     None,
                     region,
-                    device,
+                    None,
                 )
-                roll = rand()
-                if roll < reversal_rate:
-                    undo = (card_id, prof, units, (txn_id, merchant, mcc, channel), reversal, region)
-                    heapq.heappush(pending, (ts + 60 + int(rand() * 7200), 1, next(seq), undo))
-                elif roll < reversal_rate + refund_rate:
-                    when = ts + 3600 + int(rand() * 30 * 86400)
-                    if rand() < partial_share and units > 1:
-                        part = 1 + int(rand() * (units - 1))
-                        undo = (card_id, prof, part, (txn_id, merchant, mcc, channel), refund, region)
-                        heapq.heappush(pending, (when, 1, next(seq), undo))
-                        if rand() < 0.25 and units - part > 1:
-                            # A second partial refund of part of the remainder, later.
-                            rest = 1 + int(rand() * (units - part - 1))
-                            later = when + 3600 + int(rand() * 10 * 86400)
-                            undo = (card_id, prof, rest, (txn_id, merchant, mcc, channel), refund, region)
-                            heapq.heappush(pending, (later, 1, next(seq), undo))
-                    else:
-                        undo = (card_id, prof, units, (txn_id, merchant, mcc, channel), refund, region)
-                        heapq.heappush(pending, (when, 1, next(seq), undo))
+                # A cash-advance fee (1 %, at least ¥10) follows within the minute.
+                follow = (card_id, prof, max(1000, units // 100), None, fee, region)
+                push(pending, (ts + 1 + int(rand() * 59), 0, next(seq), follow))
                 yield ts, 0, txn
                 continue
-            if pending and pending[0][0] < next_ts:
-                ts, rank, _s, (card_id, prof, units, origin, kind, region) = heapq.heappop(pending)
-                counter += 1
-                txn_id = f"t{counter:010d}"
-                lag = lag_items[bisect_right(lag_cum, rand() * lag_total)]
-                local = at(ts)
-                posted = local if lag == 0 else posting(ts, lag)
-                if origin is None:  # a fee
-                    txn = trusted(
-                        txn_id,
-                        prof.customer_id,
-                        card_id,
-                        fen(units),
-                        _BANK_MERCHANT,
-                        _FEE_MCC,
-                        Channel.BRANCH,
-                        kind,
-                        local,
-                        posted,
-                        None,
-                        region,
-                        None,
-                    )
-                else:
-                    orig_id, merchant, mcc, channel = origin
-                    device = prof.device if channel in _DEVICE_CHANNELS else None
-                    txn = trusted(
-                        txn_id,
-                        prof.customer_id,
-                        card_id,
-                        fen(units),
-                        merchant,
-                        mcc,
-                        channel,
-                        kind,
-                        local,
-                        posted,
-                        orig_id,
-                        region,
-                        device,
-                    )
-                yield ts, rank, txn
+            if roll < cash_rate + fee_rate:
+                units = (1000, 3000, 5000, 10000, 30000)[int(rand() * 5)]
+                txn = trusted(
+                    txn_id,
+                    prof.customer_id,
+                    card_id,
+                    fen(units),
+                    bank,
+                    fee_mcc,
+                    branch,
+                    fee,
+                    local,
+                    posted,
+                    None,
+                    region,
+                    None,
+                )
+                yield ts, 0, txn
                 continue
-            break
+            cum = prof.mcc_cum
+            m = bisect_right(cum, rand() * cum[-1])
+            mcc = mcc_codes[m]
+            # Log-normal amounts: many small, a long tail of large ones.
+            u = rand() * _TABLE_LAST
+            q = int(u)
+            spread = lognormal[q] + (u - q) * (lognormal[q + 1] - lognormal[q])
+            units = int(prof.median_fen * mcc_scale[m] * spread) or 1
+            if units > 100 and rand() < 0.3:
+                units -= units % 100  # round-yuan prices are common
+            channel = channel_items[bisect_right(channel_cum, rand() * channel_total)]
+            pool = region_merchants[mcc][region]
+            merchant = pool[int(len(pool) * rand() * rand())]  # a few merchants get most trade
+            device = prof.device if channel in device_channels else None
+            txn = trusted(
+                txn_id,
+                prof.customer_id,
+                card_id,
+                fen(units),
+                merchant,
+                mcc,
+                channel,
+                purchase,
+                local,
+                posted,
+                None,
+                region,
+                device,
+            )
+            roll = rand()
+            if roll < reversal_rate + refund_rate:
+                origin = (txn_id, merchant, mcc, channel)
+                if roll < reversal_rate:
+                    undo = (card_id, prof, units, origin, reversal, region)
+                    push(pending, (ts + 60 + int(rand() * 7200), 1, next(seq), undo))
+                elif rand() < partial_share and units > 1:
+                    when = ts + 3600 + int(rand() * 30 * 86400)
+                    part = 1 + int(rand() * (units - 1))
+                    push(pending, (when, 1, next(seq), (card_id, prof, part, origin, refund, region)))
+                    if rand() < 0.25 and units - part > 1:
+                        # A second partial refund of part of the remainder, later.
+                        rest = 1 + int(rand() * (units - part - 1))
+                        later = when + 3600 + int(rand() * 10 * 86400)
+                        push(pending, (later, 1, next(seq), (card_id, prof, rest, origin, refund, region)))
+                else:
+                    when = ts + 3600 + int(rand() * 30 * 86400)
+                    push(pending, (when, 1, next(seq), (card_id, prof, units, origin, refund, region)))
+            yield ts, 0, txn
+        yield from drain(next_ts)
         day = next_day
     # Follow-ups falling after the period are never emitted (the refund has not happened yet).
-    del pending
 
 
 # -- funnel and referral events ---------------------------------------------------------------------
