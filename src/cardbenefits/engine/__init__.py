@@ -11,7 +11,6 @@ Importing this package also registers the catalog sections ``programmes``, ``lad
 
 from __future__ import annotations
 
-from cardbenefits.engine import files as _files  # noqa: F401  (registers the catalog sections)
 from cardbenefits.engine.calendar import LocalCalendar, LocalDay
 from cardbenefits.engine.core import Engine, RecordOf, apply_decision, counter_name, decide_and_apply
 from cardbenefits.engine.decision import Decision, Grant, Refusal
@@ -27,6 +26,7 @@ from cardbenefits.engine.explain import (
     Reversed,
     ThresholdDistance,
 )
+from cardbenefits.engine.files import ProgrammeItem as _ProgrammeItem  # noqa: F401  (registers sections)
 from cardbenefits.engine.index import ProgrammeIndex
 from cardbenefits.engine.ladders import LadderProgress, TierProgress, evaluate_group, progress
 

@@ -574,15 +574,14 @@ def _reward_issues(path: list[str | int], reward: ItemRewardFile) -> Iterator[Ca
 
 def _check_programmes(ctx: CheckContext) -> Iterator[CatalogIssue]:
     """Ids distinct across the three sections; limits, multipliers, tiers and rewards consistent."""
-    owner: dict[str, str] = {}
+    earlier: list[str] = []
     for key in ("programmes", "ladders", "group_rewards"):
         for i, item in ctx.items.get(key, ()):
             item_id = getattr(item, "id", "")
-            if item_id in owner and owner[item_id] != key:
-                yield CatalogIssue(
-                    format_path([key, i, "id"]), f"id already used in {owner[item_id]}", item_id
-                )
-            owner.setdefault(item_id, key)
+            clash = next((k for k in earlier if item_id in ctx.ids.get(k, frozenset())), None)
+            if clash is not None:
+                yield CatalogIssue(format_path([key, i, "id"]), f"id already used in {clash}", item_id)
+        earlier.append(key)
     programmes: Mapping[str, Any] = {m.id: m for _i, m in ctx.items.get("programmes", ())}  # type: ignore[attr-defined]
     for i, p in ctx.items.get("programmes", ()):
         periodic = isinstance(p, AccrualProgrammeFile) and p.flooring == "period"
