@@ -1,0 +1,121 @@
+"""Simulation throughput: replay N synthetic transactions for C customers against the example campaign.
+
+Writes the events once as a JSON-lines file (synth, fixed seed), then measures, in one run:
+
+- ``read``: reading and validating the same file alone (the I/O limit of a file replay);
+- ``replay``: reading + replaying through the engine into the in-memory ledger, with metrics;
+- the ratio replay/read, events per second and peak memory (tracemalloc is too slow at this
+  scale, so the peak RSS of a child process per phase is reported).
+
+Usage::
+
+    python benchmarks/bench_simulate.py --transactions 1000000 --customers 100000
+    python benchmarks/bench_simulate.py --transactions 100000 --customers 10000 --profile
+
+Not a test; prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_engine, example_funnels, example_issuer
+from cardbenefits.simulate.io import EventSource, write_customers, write_events
+from cardbenefits.simulate.replay import Simulation
+from cardbenefits.synth import SynthConfig, generate_customers, generate_events
+
+
+def _write(folder: Path, transactions: int, customers: int) -> int:
+    # synth's default activity is ~15 purchases/customer/month; size the months to reach N.
+    per_month = 15 * customers
+    months = max(1, -(-transactions // per_month))
+    config = SynthConfig(
+        seed=2026, customers=customers, months=months, start="2026-09-01", follow_rate="0.05"
+    )
+    people = list(generate_customers(config))
+    write_customers(folder / "customers.jsonl", people)
+    count = 0
+
+    def limited():  # type: ignore[no-untyped-def]
+        nonlocal count
+        for event in generate_events(config, people):
+            if event.event_type == "transaction":
+                count += 1
+                if count > transactions:
+                    return
+            yield event
+
+    write_events(folder / "events.jsonl", limited(), mixed=True)
+    # a mixed file whose customers live in their own file: an event-set directory of one kind
+    (folder / "transactions.jsonl").unlink(missing_ok=True)
+    return min(count, transactions)
+
+
+def _phase(folder: Path, phase: str, profile: bool) -> None:
+    source = EventSource(folder / "customers.jsonl", ((folder / "events.jsonl", None),))
+    customers = source.customers()
+    started = time.perf_counter()
+    if phase == "read":
+        n = sum(1 for _ in source.events())
+    else:
+        sim = Simulation(example_engine(), funnels=example_funnels(), coupon_issuer=example_issuer(),
+                         as_of=EXAMPLE_AS_OF.subtract(years=5))  # fmt: skip
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        result = sim.run(customers, source.events())
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+        n = sum(result.metrics.events.values())
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"RESULT {phase} {n} {elapsed:.3f} {peak:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--dir", type=Path)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--phase", choices=("read", "replay"))
+    args = parser.parse_args()
+    if args.phase:
+        _phase(args.dir, args.phase, args.profile)
+        return
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_simulate_"))
+    if not (folder / "events.jsonl").exists():
+        started = time.perf_counter()
+        n = _write(folder, args.transactions, args.customers)
+        print(
+            f"wrote {n} transactions for {args.customers} customers in {time.perf_counter() - started:.0f}s"
+        )
+    size = (folder / "events.jsonl").stat().st_size / 1e6
+    rows = {}
+    for phase in ("read", "replay"):
+        cmd = [sys.executable, __file__, "--dir", str(folder), "--phase", phase]
+        if args.profile and phase == "replay":
+            cmd.append("--profile")
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        if args.profile and phase == "replay":
+            print(out)
+        _, name, n, secs, peak = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
+        rows[name] = (int(n), float(secs), float(peak))
+    print(f"file: {size:.0f} MB JSON lines")
+    print(f"{'phase':<8} {'events':>10} {'seconds':>9} {'events/s':>10} {'peak RSS MB':>12}")
+    for name, (n, secs, peak) in rows.items():
+        print(f"{name:<8} {n:>10} {secs:>9.1f} {n / secs:>10.0f} {peak:>12.0f}")
+    print(f"replay/read time ratio: {rows['replay'][1] / rows['read'][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
