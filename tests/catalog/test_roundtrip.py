@@ -148,6 +148,9 @@ class TemplateFile(BaseModel):
 
 @pytest.fixture
 def coupon_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Load the plug-in sections first, so the stand-in replaces the real one for this test
+    # instead of being refused when the real one registers later.
+    sections_module.sections()
     section = Section(
         key="coupon_templates",
         item_type=TemplateFile,

@@ -23,6 +23,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pendulum
+
 from cardbenefits.engine.decision import Grant
 from cardbenefits.engine.explain import Earned
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, FrozenMap, LedgerEntry
@@ -125,7 +127,7 @@ def entry(
     s[1](e, customer_id)
     s[2](e, programme_id)
     s[3](e, asset)
-    s[4](e, at)
+    s[4](e, at.astimezone(pendulum.UTC))  # the ledger keeps instants in UTC
     s[5](e, catalog_version)
     s[6](e, reason)
     s[7](e, amount)

@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import pendulum
 
 from cardbenefits.errors import LedgerError
 from cardbenefits.money import Money, to_decimal
@@ -208,9 +209,13 @@ class Charge:
     limit: Decimal | None = attrs.field(default=None, converter=_to_limit, validator=_check_limit)
 
 
-def _check_aware(_inst: object, _attr: object, value: Any) -> None:
+def _to_utc(value: Any) -> datetime:
+    # Stored in UTC: datetimes in a DST zone compare by wall time within the zone and a
+    # repeated local time never equals an instant in another zone (PEP 495), so entries
+    # decoded from the log would not compare equal to the ones the engine built.
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise LedgerError("must be an aware datetime", path="at", value=value)
+    return value.astimezone(pendulum.UTC)
 
 
 def _to_kind(value: Any) -> EntryKind:
@@ -248,7 +253,7 @@ class LedgerEntry:
     customer_id: str = attrs.field(validator=_text("customer_id"))
     programme_id: str = attrs.field(validator=_text("programme_id"))
     asset: str = attrs.field(validator=_text("asset"))
-    at: datetime = attrs.field(validator=_check_aware)
+    at: datetime = attrs.field(converter=_to_utc)
     catalog_version: str = attrs.field(validator=_text("catalog_version"))
     reason: str = attrs.field(validator=_text("reason"))
     amount: Money | None = attrs.field(default=None)
