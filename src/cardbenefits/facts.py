@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Final, TypeAlias, TypeVar
@@ -248,6 +249,10 @@ def _thaw(value: Any) -> Any:
 def _instant_value(value: object, path: str) -> pendulum.DateTime:
     if type(value) is pendulum.DateTime and value.tzinfo is not None:
         return value
+    if type(value) is str:
+        fast = _fast_instant(value)
+        if fast is not None:
+            return fast
     try:
         from cardbenefits.clock import ensure_aware
     except ImportError:  # pragma: no cover - the clock layer ships with the package
@@ -271,8 +276,57 @@ def _ensure_aware_fallback(value: object, path: str) -> pendulum.DateTime:
 
 
 def _utc(value: _dt.datetime) -> _dt.datetime:
-    # Instant order, not wall-clock order (same-zone datetimes compare by wall time).
-    return value.astimezone(_dt.UTC).replace(tzinfo=None)
+    """The naive UTC wall time of an aware instant (instant order, not wall-clock order).
+
+    Wall time minus the offset in force (``fold`` included): the same value as
+    ``astimezone(UTC)``, without pendulum's slow ``astimezone`` override.
+    """
+    offset = value.utcoffset()
+    if offset is None:  # naive: what astimezone does (local time), for completeness
+        return value.astimezone(_dt.UTC).replace(tzinfo=None)
+    v = value
+    wall = _NAIVE(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+    return wall - offset
+
+
+_NAIVE: Final = _dt.datetime
+# The one text shape files written by this library use (``isoformat()`` of a fixed offset):
+# read without pendulum's general parser. Anything else takes the general path.
+_ISO_INSTANT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?[+-]\d\d:\d\d", re.ASCII)
+_OFFSET_ZONES: dict[str, _dt.tzinfo] = {}
+_from_iso: Final = _dt.datetime.fromisoformat
+
+
+def _fast_instant(text: str) -> pendulum.DateTime | None:
+    """``text`` as :func:`cardbenefits.clock.ensure_aware` reads it, or None to use that path.
+
+    Only ``YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM`` is read here: :meth:`datetime.fromisoformat`
+    checks the ranges, and the offset's time zone object is the one pendulum's parser gives
+    (cached per offset text), so the value, its zone and its ``repr`` are the same.
+    """
+    if _ISO_INSTANT.fullmatch(text) is None:
+        return None
+    try:
+        d = _from_iso(text)
+    except ValueError:
+        return None
+    offset = text[-6:]
+    zone = _OFFSET_ZONES.get(offset)
+    if zone is None:
+        from cardbenefits.clock import ensure_aware
+
+        try:
+            zone = ensure_aware(text).tzinfo
+        except CardBenefitsError:
+            return None
+        if type(zone) is not pendulum.FixedTimezone:  # pragma: no cover - pendulum's parser
+            return None
+        if len(_OFFSET_ZONES) < 256:
+            _OFFSET_ZONES[offset] = zone
+    return _PENDULUM(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=zone)
+
+
+_PENDULUM: Final = pendulum.DateTime
 
 
 def _before(a: _dt.datetime, b: _dt.datetime) -> bool:
@@ -340,14 +394,13 @@ def _check_bool(instance: object, attribute: attrs.Attribute[Any], value: object
 def _to_enum(cls: type[_E], value: object, path: str) -> _E:
     if isinstance(value, cls):
         return value
+    if isinstance(value, str):
+        member = cls._value2member_map_.get(value)
+        if member is not None:
+            return member  # type: ignore[return-value]
     allowed = ", ".join(m.value for m in cls)
     name = path.rsplit(".", 1)[-1]
-    if not isinstance(value, str):
-        raise FactError(f"unknown {name} (one of: {allowed})", path=path, value=value)
-    try:
-        return cls(value)
-    except ValueError:
-        raise FactError(f"unknown {name} (one of: {allowed})", path=path, value=value) from None
+    raise FactError(f"unknown {name} (one of: {allowed})", path=path, value=value)
 
 
 # -- customers --------------------------------------------------------------------------------
@@ -780,7 +833,15 @@ class Transaction:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transaction:
-        """Build from :meth:`to_dict` output; ``amount`` may also be ``{"amount", "currency"}``."""
+        """Build from :meth:`to_dict` output; ``amount`` may also be ``{"amount", "currency"}``.
+
+        Rows in the shape :meth:`to_dict` writes (also as CSV strings) take a fast path that
+        checks every invariant directly; anything else, invalid rows included, is read by the
+        general path, so the result and the errors are the same either way.
+        """
+        fast = _transaction_from_row(data, _TRANSACTION_FIELDS)
+        if fast is not None:
+            return fast
         row = _Row(data, "transaction", _TRANSACTION_FIELDS)
         return cls(
             row.req("id"),
@@ -989,6 +1050,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     'Follow'
     """
     kind = data.get("type")
+    if kind == "transaction":
+        fast = _transaction_from_row(data, _TYPED_TRANSACTION_FIELDS)
+        if fast is not None:
+            return fast
     cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise FactError(f"unknown event type (one of: {', '.join(_EVENT_TYPES)})", path="type", value=kind)
@@ -1207,3 +1272,107 @@ _new: Final = object.__new__
 # The slot descriptors' setters: faster than object.__setattr__ by name, and they bypass the
 # frozen class's __setattr__ the same way.
 _TXN_SETTERS: Final = tuple(Transaction.__dict__[field.name].__set__ for field in attrs.fields(Transaction))
+
+
+_TYPED_TRANSACTION_FIELDS: Final = _TRANSACTION_FIELDS | {"type"}
+_CHANNELS: Final = {m.value: m for m in Channel}
+_KINDS: Final = {m.value: m for m in TransactionKind}
+_PLAIN_AMOUNT: Final = re.compile(r"\d{1,15}(?:\.\d{1,8})?", re.ASCII)
+_CURRENCIES: dict[str, Decimal] = {}
+_MONEY_SETTERS: Final = tuple(Money.__dict__[field.name].__set__ for field in attrs.fields(Money))
+
+
+def _row_id(value: object) -> str | None:
+    """A required id as :class:`_Row` and the validators accept it, else None."""
+    if type(value) is str and value.strip():
+        return value
+    return None
+
+
+def _transaction_from_row(data: Mapping[str, Any], fields: frozenset[str]) -> Transaction | None:
+    """The :class:`Transaction` a well-formed row gives, or None to let the general path decide.
+
+    The fast path of :meth:`Transaction.from_dict` (and :func:`event_from_dict`): plain str
+    cells, an amount like ``"88.00"``, instants in ``isoformat()`` shape. It checks what the
+    validators check (non-empty ids, a 4-digit MCC, known channel and kind, a positive amount
+    within the currency's minor unit, posting not before the transaction, ``refund_of`` only
+    and always on refunds and reversals) and returns None on any doubt, so invalid rows reach
+    the validating constructor, which names the field. ``fields`` are the keys allowed.
+    """
+    if type(data) is not dict or not data.keys() <= fields:
+        return None
+    get = data.get
+    tid = _row_id(get("id"))
+    customer_id = _row_id(get("customer_id"))
+    card_id = _row_id(get("card_id"))
+    merchant_id = _row_id(get("merchant_id"))
+    if tid is None or customer_id is None or card_id is None or merchant_id is None:
+        return None
+    mcc = get("mcc")
+    if type(mcc) is not str or len(mcc) != 4 or not mcc.isascii() or not mcc.isdigit():
+        return None
+    channel = _CHANNELS.get(get("channel"))  # type: ignore[arg-type]
+    kind = _KINDS.get(get("kind"))  # type: ignore[arg-type]
+    if channel is None or kind is None:
+        return None
+    optional: list[str | None] = []
+    for key in ("refund_of", "region", "device_id"):
+        value = get(key)
+        if value is None or value == "":
+            optional.append(None)
+        elif (value := _row_id(value)) is None:
+            return None
+        else:
+            optional.append(value)
+    refund_of, region, device_id = optional
+    if kind in _UNDOING:
+        if refund_of is None or refund_of == tid:
+            return None
+    elif refund_of is not None:
+        return None
+    text = get("amount")
+    currency = get("currency")
+    if currency is None or currency == "":
+        currency = DEFAULT_CURRENCY
+    if type(text) is not str or type(currency) is not str or _PLAIN_AMOUNT.fullmatch(text) is None:
+        return None
+    minor = _CURRENCIES.get(currency)
+    if minor is None:
+        try:
+            minor = _minor_unit(Money.of("0", currency).currency)
+        except CardBenefitsError:
+            return None
+        if len(_CURRENCIES) < 256:
+            _CURRENCIES[currency] = minor
+    number = Decimal(text)
+    if number <= 0 or number != number.quantize(minor):
+        return None
+    transacted_text = get("transacted_at")
+    if type(transacted_text) is not str or (transacted_at := _fast_instant(transacted_text)) is None:
+        return None
+    posted_text = get("posted_at")
+    posted_at = transacted_at
+    if not (posted_text is None or posted_text == "" or posted_text == transacted_text):
+        posted = _fast_instant(posted_text) if type(posted_text) is str else None
+        # fixed offsets, fold 0: plain comparison is instant order
+        if posted is None or posted < transacted_at:
+            return None
+        posted_at = posted
+    amount = _new(Money)
+    _MONEY_SETTERS[0](amount, number)
+    _MONEY_SETTERS[1](amount, currency)
+    return _trusted_transaction(
+        tid,
+        customer_id,
+        card_id,
+        amount,
+        merchant_id,
+        mcc,
+        channel,
+        kind,
+        transacted_at,
+        posted_at,
+        refund_of,
+        region,
+        device_id,
+    )
