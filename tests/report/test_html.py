@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cardbenefits.report.charts import bar_chart, text_width, wrap_label
 from cardbenefits.report.html import render_html
 from cardbenefits.report.summary import build_report, write_report
-from cardbenefits.simulate.example import (
-    EXAMPLE_AS_OF,
-    example_data,
-    example_engine,
-    example_funnels,
-    example_issuer,
-)
-from cardbenefits.simulate.replay import Simulation
+from cardbenefits.simulate.example import example_data, example_simulation
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -37,8 +31,7 @@ def _browser() -> str:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     customers, events = example_data()
-    sim = Simulation(example_engine(), funnels=example_funnels(), coupon_issuer=example_issuer(),
-                     as_of=EXAMPLE_AS_OF)  # fmt: skip
+    sim = example_simulation()
     out = tmp_path_factory.mktemp("report")
     write_report(build_report(sim.run(customers, events), catalog_ref="example"), out)
     return out
@@ -47,7 +40,7 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_page_is_self_contained(report_dir: Path) -> None:
     page = (report_dir / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']https?:""", page)
-    assert page.count("<svg") == int(re.search(r'data-charts="(\d+)"', page).group(1)) == 5  # type: ignore[union-attr]
+    assert page.count("<svg") == int(re.search(r'data-charts="(\d+)"', page).group(1)) == 6  # type: ignore[union-attr]
     for chart in ('data-chart="funnel"', 'data-chart="line"', 'data-chart="bar"'):
         assert chart in page
 
@@ -63,7 +56,7 @@ def test_charts_render_in_chromium(report_dir: Path, tmp_path: Path) -> None:
     rendered = re.search(r'data-charts-rendered="(\d+)"', dom)
     assert total is not None, dom[:500]
     assert rendered is not None, dom[:500]
-    assert int(rendered.group(1)) == int(total.group(1)) == 5
+    assert int(rendered.group(1)) == int(total.group(1)) == 6
     shot = tmp_path / "report.png"
     subprocess.run(
         [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", f"--screenshot={shot}",
@@ -86,4 +79,33 @@ def test_empty_chart_is_not_counted(tmp_path: Path) -> None:
     ).stdout  # fmt: skip
     rendered = re.search(r'data-charts-rendered="(\d+)"', dom)
     assert rendered is not None
-    assert int(rendered.group(1)) < 5
+    assert int(rendered.group(1)) < 6
+
+
+def test_long_refusal_labels_are_not_cut() -> None:
+    """Every label line fits the label column, and the full text is still there."""
+    label = "cashback_small: not_qualified:min_amount_for_this_very_long_reason_code"
+    for width in (120, 200, 300):
+        lines = wrap_label(label, width)
+        assert "".join(lines) == label
+        assert all(text_width(line) <= width for line in lines)
+    svg = bar_chart("Refusals", [(label, 3), ("short", 1)])
+    match = re.search(r'<rect class="bar" x="(\d+)"', svg)
+    assert match is not None
+    column = int(match.group(1))
+    for text in re.findall(r">([^<>]+)</tspan>", svg):
+        assert text_width(text) <= column - 8
+    assert "min_amount_for_this" in svg
+
+
+def test_report_tables_cover_coupons_funnels_and_groups(report_dir: Path) -> None:
+    page = (report_dir / "index.html").read_text(encoding="utf-8")
+    for heading in (
+        "Funnel by channel and day",
+        "Group rewards",
+        "Activation-ladder tiers",
+        "coupons returned",
+    ):
+        assert heading in page
+    for table in ("funnel_breakdown.csv", "group_rewards.csv"):
+        assert (report_dir / table).read_text(encoding="utf-8").count("\n") > 1

@@ -9,6 +9,14 @@ and are escaped.
 True
 >>> "tier 1" in svg
 True
+
+Long labels (refusal reasons such as ``cashback_small: not_qualified:min_amount``) are never
+cut: the label column widens to the longest label up to a limit, and longer labels wrap onto
+several lines at ``:``, space or ``/``, each bar row growing with its label.
+
+>>> wide = bar_chart("Refusals", [("e_life: draw_limit_campaign_reached_for_this_person", 3)])
+>>> wide.count("<tspan") > 1, wide.count('class="bar"')
+(True, 1)
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
 
-__all__ = ["bar_chart", "funnel_chart", "line_chart"]
+__all__ = ["bar_chart", "funnel_chart", "line_chart", "text_width", "wrap_label"]
 
 Number = Decimal | int
 
@@ -30,34 +38,88 @@ def _fmt(value: Number) -> str:
     return f"{Decimal(value):.2f}"
 
 
-def _header(kind: str, title: str, height: int, points: int) -> str:
+def _header(kind: str, title: str, height: int, points: int, width: int = _WIDTH) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
-        f'data-chart="{kind}" data-points="{points}" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" aria-label="{escape(title)}">'
+        f'data-chart="{kind}" data-points="{points}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
         f'<text x="8" y="18" font-size="14" font-weight="bold">{escape(title)}</text>'
     )
 
 
+def text_width(text: str, size: int = 12) -> int:
+    """Estimated rendered width in px of ``text`` at font ``size`` (CJK glyphs are full width).
+
+    >>> text_width("abc"), text_width("拒绝原因")
+    (21, 48)
+    """
+    return sum(size if ord(ch) >= 0x2E80 else (size * 7 + 11) // 12 for ch in text)
+
+
+def wrap_label(text: str, width: int, size: int = 12) -> list[str]:
+    """``text`` split into lines of at most ``width`` px, breaking after ``:``, space or ``/``
+    when possible (a single over-long word is split where it must be).
+
+    >>> wrap_label("cashback_small: not_qualified:min_amount", 120)
+    ['cashback_small: ', 'not_qualified:', 'min_amount']
+    """
+    lines: list[str] = []
+    rest = text
+    while rest and text_width(rest, size) > width:
+        cut = 0
+        for i in range(1, len(rest) + 1):
+            if text_width(rest[:i], size) > width:
+                break
+            cut = i
+        cut = max(cut, 1)
+        soft = max((rest.rfind(sep, 0, cut) for sep in (": ", ":", " ", "/")), default=-1)
+        if soft > 0:
+            cut = soft + (2 if rest.startswith(": ", soft) else 1)
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    if rest:
+        lines.append(rest)
+    return lines or [""]
+
+
 def bar_chart(title: str, bars: Sequence[tuple[str, Number]], *, unit: str = "") -> str:
-    """Horizontal bars, one per ``(label, value)``; negative values are drawn as zero."""
-    row, top, label_w = 26, 30, 180
-    height = top + row * max(len(bars), 1) + 10
+    """Horizontal bars, one per ``(label, value)``; negative values are drawn as zero.
+
+    The label column is as wide as the longest label (120–300 px); longer labels wrap.
+    """
+    line_h, top, bar_area, max_label = 14, 30, 460, 300
+    longest = max((text_width(label) for label, _ in bars), default=0)
+    label_w = min(max(longest, 120), max_label) + 16
+    width = max(_WIDTH, label_w + bar_area)
+    wrapped = [wrap_label(label, label_w - 16) for label, _ in bars]
+    rows = [max(26, 12 + line_h * len(lines)) for lines in wrapped]
+    height = top + sum(rows) + (26 if not bars else 0) + 10
     peak = max((Decimal(v) for _, v in bars), default=Decimal(0))
-    scale = Decimal(_WIDTH - label_w - 90) / peak if peak > 0 else Decimal(0)
-    parts = [_header("bar", title, height, len(bars))]
-    for i, (label, value) in enumerate(bars):
-        y = top + i * row
-        width = max(Decimal(value), Decimal(0)) * scale
+    scale = Decimal(width - label_w - 90) / peak if peak > 0 else Decimal(0)
+    parts = [_header("bar", title, height, len(bars), width)]
+    y = top
+    for i, ((_label, value), lines, row) in enumerate(zip(bars, wrapped, rows, strict=True)):
+        bar_w = max(Decimal(value), Decimal(0)) * scale
         color = _PALETTE[i % len(_PALETTE)]
+        mid = y + row // 2
+        first = mid + 4 - (line_h * (len(lines) - 1)) // 2
+        if len(lines) == 1:
+            label_svg = f'<text x="8" y="{first}" font-size="12">{escape(lines[0])}</text>'
+        else:
+            spans = "".join(
+                f'<tspan x="8" y="{first + j * line_h}">{escape(line)}</tspan>'
+                for j, line in enumerate(lines)
+            )
+            label_svg = f'<text font-size="12">{spans}</text>'
         parts.append(
-            f'<text x="8" y="{y + 16}" font-size="12">{escape(label)}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{_fmt(width)}" height="{row - 8}" '
+            f"{label_svg}"
+            f'<rect class="bar" x="{label_w}" y="{mid - 9}" width="{_fmt(bar_w)}" height="18" '
             f'fill="{color}" data-value="{escape(str(value))}"/>'
-            f'<text x="{_fmt(label_w + width + 6)}" y="{y + 16}" font-size="12">'
+            f'<text x="{_fmt(label_w + bar_w + 6)}" y="{mid + 4}" font-size="12">'
             f"{escape(str(value))}{escape(unit)}</text>"
         )
+        y += row
     parts.append("</svg>")
     return "".join(parts)
 

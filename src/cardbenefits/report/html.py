@@ -9,7 +9,10 @@ then shows whether the charts really rendered.
 Charts: a funnel per funnel campaign (or, without one, the customer funnel: customers → active
 in the period → reached by a benefit), the budget burn-down (remaining budget per programme
 with a budget; cumulative issuer cost otherwise), the activation-ladder tier distribution,
-refusals by reason and customers per lifecycle stage.
+refusals by reason, coupons issued/redeemed/returned per programme and customers per
+lifecycle stage. Tables: programmes (reached, grants, cost against budget, coupons, refunds and
+clawbacks), funnels with conversion per stage in total, by channel and by day, group rewards
+per employer group, budgets and stock, ladder tiers, refusals by reason and segments.
 
 >>> page = render_html({"catalog": "demo@1", "totals": {"customers": 2, "customers_reached": 1},
 ...     "events": {"transaction": 3}, "programmes": [], "funnels": [], "limits": [],
@@ -78,6 +81,18 @@ def _tier_chart(programmes: Sequence[Mapping[str, Any]]) -> str:
     return bar_chart("Activation-ladder tiers 阶梯达标", bars)
 
 
+def _coupon_chart(programmes: Sequence[Mapping[str, Any]]) -> str:
+    bars: list[tuple[str, int]] = []
+    for p in programmes:
+        for key, label in (("coupons_issued", "issued 发券"), ("coupons_redeemed", "redeemed 核销"),
+                           ("coupons_returned", "returned 退券")):  # fmt: skip
+            if p.get("coupons_issued"):
+                bars.append((f"{p['programme_id']} {label}", int(p.get(key, 0))))
+    if not bars:
+        bars = [("issued 发券", 0)]
+    return bar_chart("Coupons 电子券", bars)
+
+
 def _funnel_charts(report: Mapping[str, Any]) -> list[str]:
     charts = []
     for funnel in report["funnels"]:
@@ -121,6 +136,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         _burn_chart(programmes),
         _tier_chart(programmes),
         bar_chart("Refusals by reason 拒绝原因", top),
+        _coupon_chart(programmes),
         bar_chart(
             "Customers by lifecycle stage 生命周期", list(report["segments"].get("lifecycle", {}).items())
         ),
@@ -136,6 +152,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             ("refunds", "refunds 退款"),
             ("coupons_issued", "coupons issued 发券"),
             ("coupons_redeemed", "coupons redeemed 核销"),
+            ("coupons_returned", "coupons returned 退券"),
         )
     )
     programme_rows = [
@@ -150,10 +167,24 @@ def render_html(report: Mapping[str, Any]) -> str:
             ", ".join(f"{q} {a}" for a, q in p["quantity"].items()),
             p["coupons_issued"],
             p["coupons_redeemed"],
+            p.get("coupons_returned", 0),
             sum(p["refusals"].values()),
         )
         for p in programmes
     ]
+    breakdown_rows = [
+        (f["campaign_id"], by, value, c["follow"], c["draw"], c["pay"], c["follow_to_draw"], c["draw_to_pay"])
+        for f in report["funnels"]
+        for by, key in (("channel", "by_channel"), ("day", "by_day"))
+        for value, c in f.get(key, {}).items()
+    ]
+    group_rows = [
+        (e["programme_id"], e["group_id"], e["at"], e["members"], e["activated"], e["required"],
+         "yes" if e["granted"] else "no")
+        for g in report.get("group_rewards", [])
+        for e in g["evaluations"]
+    ]  # fmt: skip
+    tier_rows = [(p["programme_id"], tier, n) for p in programmes for tier, n in p["tiers"].items()]
     funnel_rows = [
         (
             f["campaign_id"],
@@ -199,6 +230,7 @@ def render_html(report: Mapping[str, Any]) -> str:
                 "quantity",
                 "coupons issued",
                 "coupons redeemed",
+                "coupons returned",
                 "refusals",
             ],
             programme_rows,
@@ -207,6 +239,16 @@ def render_html(report: Mapping[str, Any]) -> str:
         _table(
             ["campaign", "follow", "draw", "pay", "follow→draw", "draw→pay", "draws", "blanks"], funnel_rows
         ),
+        "<h3>Funnel by channel and day 分渠道/分日转化</h3>",
+        _table(
+            ["campaign", "by", "value", "follow", "draw", "pay", "follow→draw", "draw→pay"], breakdown_rows
+        ),
+        "<h2>Group rewards 团队达标奖</h2>",
+        _table(
+            ["programme", "group", "evaluated at", "members", "activated", "required", "granted"], group_rows
+        ),
+        "<h2>Activation-ladder tiers 阶梯达标</h2>",
+        _table(["programme", "tier", "count"], tier_rows),
         "<h2>Budgets and stock 预算与库存</h2>",
         _table(["programme", "limit", "kind", "maximum", "used"], limit_rows),
         "<h2>Refusals 拒绝原因</h2>",

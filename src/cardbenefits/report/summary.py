@@ -4,7 +4,9 @@
 plain dict (decimals as strings, so no float ever touches an amount) with the run's totals and
 one row per programme or campaign: customers reached, grants, issuer cost against budget,
 budget burn per day, stock used, coupons issued/redeemed, funnel conversion per stage, ladder
-tier counts, refunds and clawbacks, refusals by reason. :func:`report_tables` flattens it into
+tier counts, refunds and clawbacks, refusals by reason; then the group rewards (per employer
+group: members, activated, granted) and per funnel campaign the stage counts and conversion in
+total, by channel and by day. :func:`report_tables` flattens it into
 tables; :func:`write_report` writes ``report.json``, one CSV per table, Parquet copies when
 pyarrow is installed, and ``index.html`` (:mod:`cardbenefits.report.html`).
 
@@ -74,6 +76,8 @@ def build_report(result: SimulationResult, *, catalog_ref: str | None = None) ->
         "clawback_cost": str(sum((r.clawback_cost for r in metrics.programmes.values()), _ZERO)),
         "coupons_issued": sum(r.coupons_issued for r in metrics.programmes.values()),
         "coupons_redeemed": sum(r.coupons_redeemed for r in metrics.programmes.values()),
+        "coupons_returned": sum(r.coupons_returned for r in metrics.programmes.values()),
+        "coupon_value": str(sum((r.coupon_value for r in metrics.programmes.values()), _ZERO)),
         "refunds": metrics.refunds,
         "refunded_amount": str(metrics.refunded_amount),
         "refusals": sum(sum(r.refusals.values()) for r in metrics.programmes.values()),
@@ -91,12 +95,33 @@ def build_report(result: SimulationResult, *, catalog_ref: str | None = None) ->
         "programmes": programmes,
         "limits": [u.to_dict() for u in result.limits],
         "funnels": [{"campaign_id": cid, **_funnel(f)} for cid, f in result.funnels.items()],
+        "group_rewards": _groups(result),
         "segments": {k: dict(v) for k, v in result.segments.items()},
     }
 
 
+def _groups(result: SimulationResult) -> list[dict[str, Any]]:
+    """Per group reward: groups evaluated and granted, and one row per employer group."""
+    by_reward: dict[str, list[Any]] = {}
+    for outcome in result.groups:
+        by_reward.setdefault(outcome.programme_id, []).append(outcome)
+    return [
+        {
+            "programme_id": pid,
+            "groups": len(rows),
+            "granted": sum(1 for r in rows if r.granted),
+            "clawed_back": sum(1 for r in rows if r.clawed_back),
+            "members": sum(r.members for r in rows),
+            "activated": sum(r.activated for r in rows),
+            "evaluations": [r.to_dict() for r in rows],
+        }
+        for pid, rows in sorted(by_reward.items())
+    ]
+
+
 def _reached_total(result: SimulationResult) -> int:
-    """Customers with at least one grant or coupon from any programme (from the ledger)."""
+    """Customers with at least one grant or coupon from any programme (from the ledger); the
+    pseudo-customers holding group rewards (``group:<id>``) are not customers."""
     people: set[str] = set()
     for batch in result.ledger.batches():
         for entry in batch.entries:
@@ -104,6 +129,7 @@ def _reached_total(result: SimulationResult) -> int:
                 entry.kind.value in ("grant", "issue")
                 and entry.quantity > 0
                 and not entry.asset.startswith("funnel:")
+                and not entry.customer_id.startswith("group:")
             ):
                 people.add(entry.customer_id)
     return len(people)
@@ -115,6 +141,10 @@ def _funnel(metrics: Any) -> dict[str, Any]:
     def rate(value: Any) -> str | None:
         return None if value is None else str(value)
 
+    def counts(c: Any) -> dict[str, Any]:
+        return {"follow": c.follow, "draw": c.draw, "pay": c.pay, "follow_to_draw": rate(c.draw_rate),
+                "draw_to_pay": rate(c.pay_rate)}  # fmt: skip
+
     return {
         "stages": {"follow": total.follow, "draw": total.draw, "pay": total.pay},
         "conversion": {
@@ -125,14 +155,15 @@ def _funnel(metrics: Any) -> dict[str, Any]:
         "draws": metrics.draws,
         "wins": dict(metrics.wins),
         "blanks": metrics.blanks,
-        "by_channel": {
-            ch: {"follow": c.follow, "draw": c.draw, "pay": c.pay} for ch, c in metrics.by_channel.items()
-        },
+        "fallbacks": metrics.fallbacks,
+        "by_channel": {ch: counts(c) for ch, c in metrics.by_channel.items()},
+        "by_day": {day: counts(c) for day, c in metrics.by_day.items()},
     }
 
 
 def report_tables(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Flat tables of a report: programmes, burn, tiers, refusals, quantities, funnels, limits, segments."""
+    """Flat tables of a report: programmes, burn, tiers, refusals, quantities, reached, funnels (stages,
+    and by channel and day), group rewards, limits, segments."""
     programmes, burn, tiers, refusals, quantity, reached = [], [], [], [], [], []
     for row in report["programmes"]:
         pid = row["programme_id"]
@@ -145,10 +176,15 @@ def report_tables(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
             {"programme_id": pid, "lifecycle": s, "customers": n}
             for s, n in row.get("reached_by", {}).items()
         ]
-    funnels = []
+    funnels, funnel_days, groups = [], [], []
     for f in report["funnels"]:
         for stage, count in f["stages"].items():
             funnels.append({"campaign_id": f["campaign_id"], "stage": stage, "participants": count})
+        for key, by in (("channel", "by_channel"), ("day", "by_day")):
+            for value, counts in f.get(by, {}).items():
+                funnel_days.append({"campaign_id": f["campaign_id"], "by": key, "value": value, **counts})
+    for g in report.get("group_rewards", []):
+        groups += [dict(row) for row in g["evaluations"]]
     segments = [
         {"kind": kind, "segment": name, "customers": n}
         for kind, counts in report["segments"].items()
@@ -162,6 +198,8 @@ def report_tables(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "quantity": quantity,
         "reached": reached,
         "funnels": funnels,
+        "funnel_breakdown": funnel_days,
+        "group_rewards": groups,
         "limits": list(report["limits"]),
         "segments": segments,
     }

@@ -2,10 +2,12 @@
 
 ``cardbenefits simulate [CATALOG [EVENTS]] [--out DIR] [--ledger sqlite:PATH] [--as-of ISO]``
 replays EVENTS (a directory or mixed file, see :mod:`cardbenefits.simulate.io`) through the
-catalog's programmes and writes the report into DIR (default ``report``). Without CATALOG it
-runs the bundled example campaign; without EVENTS the bundled example data set
-(:mod:`cardbenefits.simulate.example`). ``cardbenefits explain [CATALOG [EVENTS]] --customer ID``
-prints why that customer got or did not get each benefit.
+catalog's programmes, ladders, group rewards, funnel campaigns (with checkout), referral
+programmes and risk policies (:meth:`Simulation.from_catalog`) and writes the report into DIR
+(default ``report``). Without CATALOG it runs the bundled demo catalog (package data); without
+EVENTS the bundled example data set (:mod:`cardbenefits.simulate.example`).
+``cardbenefits explain [CATALOG [EVENTS]] --customer ID`` prints why that customer got or did not get
+each benefit, with the coupons used at checkout and the funnel stages reached.
 
 >>> import io, tempfile
 >>> out = io.StringIO()
@@ -27,23 +29,11 @@ from typing import Any, TextIO
 import pendulum
 
 from cardbenefits.catalog import CatalogReadError, CatalogValidationError, load_catalog
-from cardbenefits.coupons import CouponTemplate
-from cardbenefits.engine import Engine
 from cardbenefits.errors import CardBenefitsError
-from cardbenefits.facts import Customer, customer_record
-from cardbenefits.funnel import FunnelCampaign
-from cardbenefits.funnel.decide import WalletIssuer
+from cardbenefits.facts import Customer
 from cardbenefits.ledger import Ledger, MemoryLedger, SQLiteLedger
-from cardbenefits.referrals import ReferralProgramme
 from cardbenefits.report.summary import build_report, write_report
-from cardbenefits.simulate.example import (
-    EXAMPLE_AS_OF,
-    EXAMPLE_VERSION,
-    example_data,
-    example_engine,
-    example_funnels,
-    example_issuer,
-)
+from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_catalog, example_data
 from cardbenefits.simulate.explain import explain_customer
 from cardbenefits.simulate.io import EventSource
 from cardbenefits.simulate.progress import progress_reporter
@@ -55,7 +45,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("catalog", nargs="?", help="catalog file (default: the bundled example campaign)")
+    parser.add_argument("catalog", nargs="?", help="catalog file (default: the bundled demo catalog)")
     parser.add_argument("events", nargs="?", help="event directory or mixed file (default: the example data)")
     parser.add_argument(
         "--as-of", metavar="ISO", help="segments as of this instant; earlier events are history"
@@ -91,23 +81,12 @@ def _args(**values: Any) -> argparse.Namespace:
 
 
 class _Setup:
-    """Engine, funnels, issuer, referral programmes, customers and events of one command."""
+    """The catalog, customers and events of one command, and the simulation over them."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.as_of: _dt.datetime | None = None
-        if args.catalog is None:
-            self.ref = EXAMPLE_VERSION
-            self.engine = example_engine()
-            self.funnels: Mapping[str, FunnelCampaign] = example_funnels()
-            self.issuer = example_issuer()
-            self.referrals: Mapping[str, ReferralProgramme] = {}
-        else:
-            catalog = load_catalog(args.catalog)
-            self.ref = catalog.ref
-            self.engine = Engine.from_catalog(catalog, record_of=customer_record)
-            self.funnels = _of_type(catalog, FunnelCampaign)
-            self.referrals = _of_type(catalog, ReferralProgramme)
-            self.issuer = WalletIssuer(_of_type(catalog, CouponTemplate))
+        self.catalog = example_catalog() if args.catalog is None else load_catalog(args.catalog)
+        self.ref = self.catalog.ref
         if args.events is None:
             self.customers, self.events = example_data()
             self.as_of = EXAMPLE_AS_OF
@@ -116,18 +95,11 @@ class _Setup:
             self.customers = source.customers()
             self.events = source.events()
         if args.as_of:
-            self.as_of = _instant(args.as_of, self.engine.timezone)
+            self.as_of = _instant(args.as_of, self.catalog.timezone)
 
-
-def _of_type(catalog: Any, cls: type) -> dict[str, Any]:
-    """Items of any catalog section holding ``cls`` objects (sections other modules register)."""
-    found: dict[str, Any] = {}
-    for key in ("funnels", "funnel_campaigns", "campaigns", "referrals", "referral_programmes",
-                "coupons", "coupon_templates"):  # fmt: skip
-        for item_id, item in catalog.section(key).items():
-            if isinstance(item, cls):
-                found[item_id] = item
-    return found
+    def simulation(self, **options: Any) -> Simulation:
+        """Everything in the catalog, replayed (:meth:`Simulation.from_catalog`)."""
+        return Simulation.from_catalog(self.catalog, as_of=self.as_of, **options)
 
 
 def _instant(text: str, tz: str) -> _dt.datetime:
@@ -157,10 +129,7 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         update, close = (
             progress_reporter(err) if not args.no_progress else ((lambda _n: None), (lambda: None))
         )
-        sim = Simulation(
-            setup.engine, ledger=ledger, funnels=setup.funnels, coupon_issuer=setup.issuer,
-            referral_programmes=setup.referrals, as_of=setup.as_of, rfm=args.rfm,
-        )  # fmt: skip
+        sim = setup.simulation(ledger=ledger, rfm=args.rfm)
         try:
             result = sim.run(setup.customers, setup.events, progress=update)
         finally:
@@ -192,6 +161,18 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{totals['refusals']} refusals",
         file=out,
     )
+    print(
+        f"coupons: {totals['coupons_issued']} issued, {totals['coupons_redeemed']} redeemed at checkout, "
+        f"{totals['coupons_returned']} returned on refund",
+        file=out,
+    )
+    for funnel in report["funnels"]:
+        stages = funnel["stages"]
+        print(f"funnel {funnel['campaign_id']}: follow {stages['follow']} -> draw {stages['draw']} "
+              f"-> pay {stages['pay']}", file=out)  # fmt: skip
+    for group in report["group_rewards"]:
+        print(f"group reward {group['programme_id']}: {group['granted']} of {group['groups']} groups "
+              f"reached the rate", file=out)  # fmt: skip
     html = [p for p in files if p.suffix == ".html"]
     print(f"report: {Path(args.out) / 'report.json'}" + (f", {html[0]}" if html else ""), file=out)
     return EXIT_OK
@@ -203,9 +184,8 @@ def run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         setup = _Setup(args)
         customers: Mapping[str, Customer] = setup.customers
         text = explain_customer(
-            setup.engine, customers, setup.events, args.customer, locale=args.locale, funnels=setup.funnels,
-            coupon_issuer=setup.issuer, referral_programmes=setup.referrals, as_of=setup.as_of,
-        )  # fmt: skip
+            setup.simulation(rfm=args.rfm), customers, setup.events, args.customer, locale=args.locale
+        )
     except (CatalogReadError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE

@@ -1,13 +1,14 @@
-"""The bundled example: a small campaign and a seeded synthetic data set to replay it on.
+"""The bundled example: the demo catalog and a seeded synthetic data set to replay it on.
 
-``cardbenefits simulate`` with no arguments runs this. The data set is **generated at run time**
-by :mod:`cardbenefits.synth` with a fixed seed (:data:`EXAMPLE_CONFIG`: 400 customers, Sept–Nov
-2026, about 20k events), so nothing large ships with the package and every run is identical.
-September and October are history (they feed RFM and lifecycle); November is replayed
-(:data:`EXAMPLE_AS_OF`). :func:`write_example` writes the same data as files (CSV, JSON lines
-or Parquet) for trying the readers.
+``cardbenefits simulate`` with no arguments runs this. The catalog is package data,
+``cardbenefits/data/demo.yaml`` (a copy of ``examples/catalogs/demo.yaml``); the data set is
+**generated at run time** by :mod:`cardbenefits.synth` with a fixed seed (:data:`EXAMPLE_CONFIG`:
+400 customers, Sept–Nov 2026, about 20k events), so nothing large ships with the package and
+every run is identical. September and October are history (they feed RFM and lifecycle);
+November is replayed (:data:`EXAMPLE_AS_OF`). :func:`write_example` writes the same data as
+files (CSV, JSON lines or Parquet) for trying the readers.
 
-The campaign (:func:`example_engine`, :func:`example_funnels`), modelled on the domain's examples:
+The catalog (:func:`example_catalog`), modelled on the domain's examples:
 
 - ``cashback_small`` 小额多笔返现: each purchase ≥ ¥50 returns ¥5, at most 5 times per customer
   per calendar month, within a campaign budget of ¥20,000;
@@ -15,151 +16,98 @@ The campaign (:func:`example_engine`, :func:`example_funnels`), modelled on the 
 - ``welcome`` 阶梯式激活: first calendar month after approval spend ≥ ¥1,000 → video membership
   month card (¥12 cost); qualifying spend in each of three consecutive months → health check
   (¥260 cost), 300 in stock;
-- funnel ``e_life`` (工银e生活-style follow → draw → pay) with a pool of ¥20-off and ¥5 coupons.
+- ``team80`` 团队达标奖: ¥2,000 team-building funds to each employer group with ≥ 80 % of its
+  members (at least 5) activated by 30 November;
+- funnel ``e_life`` (工银e生活-style follow → draw → pay) with a pool of ¥20-off (60 in stock,
+  5 a day) and ¥5 coupons and a 谢谢参与 blank, guarded by the risk policy ``e_life_risk``;
+  a purchase paid with a drawn coupon completes the pay stage;
+- ``share_and_invite`` 分享裂变: ¥20 to the inviter, a ¥10 coupon to the invitee on activation.
 
 >>> customers, events = example_data()
 >>> len(customers)
 400
 >>> engine = example_engine()
->>> [p.id for p in engine.programmes], [x.id for x in engine.ladders]
-(['cashback_small', 'points_basic'], ['welcome'])
+>>> [p.id for p in engine.programmes], [x.id for x in engine.ladders], [g.id for g in engine.group_rewards]
+(['cashback_small', 'points_basic'], ['welcome'], ['team80'])
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import pendulum
 
-from cardbenefits.coupons import CouponTemplate, InstantDiscount, ThresholdDiscount
+from cardbenefits.catalog import Catalog
+from cardbenefits.catalog.loader import loads
 from cardbenefits.engine import Engine
 from cardbenefits.facts import Customer, Event, customer_record
-from cardbenefits.funnel.campaign import DrawLimits, FunnelCampaign, OutOfStock, Prize, PrizePool
+from cardbenefits.funnel.campaign import FunnelCampaign
 from cardbenefits.funnel.decide import WalletIssuer
-from cardbenefits.money import Money
-from cardbenefits.programmes import (
-    REAL_ESTATE_ETC,
-    AccrualReward,
-    ActivationLadder,
-    FixedReward,
-    ItemReward,
-    Limit,
-    LimitMeasure,
-    LimitScope,
-    PeriodUnit,
-    Qualifier,
-    Tier,
-    TransactionProgramme,
-)
 from cardbenefits.simulate.io import write_customers, write_events
+from cardbenefits.simulate.replay import Simulation
 from cardbenefits.synth import SynthConfig, generate_customers, generate_events
 
 __all__ = [
     "EXAMPLE_AS_OF",
+    "EXAMPLE_CATALOG",
     "EXAMPLE_CONFIG",
+    "example_catalog",
     "example_data",
     "example_engine",
     "example_funnels",
     "example_issuer",
+    "example_simulation",
     "write_example",
 ]
 
-EXAMPLE_CONFIG = SynthConfig(seed=2026, customers=400, months=3, start="2026-09-01", campaigns=("e_life",))
+EXAMPLE_CATALOG = "data/demo.yaml"
+"""Where the demo catalog lives inside the ``cardbenefits`` package."""
+
+EXAMPLE_CONFIG = SynthConfig(
+    seed=2026, customers=400, months=3, start="2026-09-01", campaigns=("e_life",), follow_rate="0.5"
+)
 """The synthetic data set of the example (fixed seed)."""
 
 EXAMPLE_AS_OF = pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai")
 """Segments are computed as of this instant; earlier events are history, later ones replayed."""
 
-EXAMPLE_VERSION = "cardbenefits-example@2026.11"
+
+def example_catalog() -> Catalog:
+    """The demo catalog, read from the installed package (works from any directory).
+
+    >>> example_catalog().ref
+    'cardbenefits-demo-all@2026.11.1'
+    """
+    text = resources.files("cardbenefits").joinpath(EXAMPLE_CATALOG).read_text(encoding="utf-8")
+    return loads(text, "yaml", source=f"cardbenefits/{EXAMPLE_CATALOG}")
 
 
 def example_engine() -> Engine:
-    """The example campaign's engine (see the module docstring)."""
-    qualifier = Qualifier(min_amount=Money.of(50), excluded_mccs=REAL_ESTATE_ETC)
-    cashback = TransactionProgramme(
-        "cashback_small",
-        qualifier,
-        FixedReward(amount=Money.of(5)),
-        limits=(
-            Limit("monthly", 5, period=PeriodUnit.MONTH),
-            Limit("budget", 20000, scope=LimitScope.GLOBAL, measure=LimitMeasure.COST),
-        ),
-        name="小额多笔返现",
-    )
-    points = TransactionProgramme(
-        "points_basic",
-        Qualifier(excluded_mccs=REAL_ESTATE_ETC),
-        AccrualReward(asset="points", per=Money.of(20)),
-        cost_per_unit=Money.of("0.01"),
-        name="积分累积",
-    )
-    welcome = ActivationLadder(
-        "welcome",
-        tiers=(
-            Tier(
-                "month1",
-                ItemReward(asset="membership:video", units=1, cost=Money.of(12)),
-                min_spend=Money.of(1000),
-                first_period=1,
-            ),
-            Tier(
-                "three_months",
-                ItemReward(asset="service:health_check", units=1, cost=Money.of(260)),
-                min_spend=Money.of(300),
-                first_period=1,
-                periods=3,
-            ),
-        ),
-        qualifier=Qualifier(min_amount=Money.of(10), excluded_mccs=REAL_ESTATE_ETC),
-        limits=(Limit("stock", 300, scope=LimitScope.GLOBAL),),
-        name="阶梯式激活",
-    )
-    return Engine(
-        [cashback, points],
-        ladders=[welcome],
-        catalog_version=EXAMPLE_VERSION,
-        catalog_id="cardbenefits-example",
-        record_of=customer_record,
-    )
+    """The engine of the demo catalog (programmes, ladders, group rewards)."""
+    return Engine.from_catalog(example_catalog(), record_of=customer_record)
 
 
 def example_issuer() -> WalletIssuer:
-    """The coupon templates the example's prizes issue."""
-    return WalletIssuer(
-        {
-            "cut20": CouponTemplate(id="cut20", name="满100减20元券",
-                                    effect=ThresholdDiscount(Money.of(100), Money.of(20))),
-            "ljj5": CouponTemplate(id="ljj5", name="5元立减金", effect=InstantDiscount(Money.of(5))),
-        }
-    )  # fmt: skip
+    """The coupon issuer of the demo catalog (its templates, issued from its pools)."""
+    issuer = Simulation.from_catalog(example_catalog()).coupon_issuer
+    assert isinstance(issuer, WalletIssuer)
+    return issuer
 
 
 def example_funnels() -> dict[str, FunnelCampaign]:
-    """The example's funnel campaign ``e_life`` (November 2026)."""
-    pool = PrizePool(
-        "e_life_pool",
-        prizes=(
-            Prize("cut20", "满100减20元券", coupon_template="cut20", weight=20, stock=60, daily_stock=5),
-            Prize("ljj5", "5元立减金", coupon_template="ljj5", weight=30, stock=400, daily_stock=30),
-        ),
-        blank_weight=50,
-        on_out_of_stock=OutOfStock.BLANK,
-    )
-    campaign = FunnelCampaign(
-        "e_life",
-        "工银e生活 · 关注抽奖",
-        name_en="e-Life: follow and draw",
-        seed="cardbenefits-example-e-life",
-        pool=pool,
-        starts_at=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
-        ends_at=pendulum.datetime(2026, 12, 1, tz="Asia/Shanghai"),
-        draw_limits=DrawLimits(per_day=1, per_campaign=3),
-        pay_min_amount=Money.of(30),
-    )
-    return {campaign.id: campaign}
+    """The demo catalog's funnel campaigns (``e_life``, November 2026)."""
+    return dict(example_catalog().section("campaigns"))
+
+
+def example_simulation(**options: Any) -> Simulation:
+    """A :class:`~cardbenefits.simulate.replay.Simulation` of the whole demo catalog, segments as
+    of :data:`EXAMPLE_AS_OF` unless ``options`` say otherwise."""
+    options.setdefault("as_of", EXAMPLE_AS_OF)
+    return Simulation.from_catalog(example_catalog(), **options)
 
 
 def example_data() -> tuple[dict[str, Customer], Iterator[Event]]:

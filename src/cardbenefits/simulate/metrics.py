@@ -6,7 +6,9 @@ figures into plain, JSON-ready :class:`ProgrammeMetrics` rows.
 
 Issuer cost (what the bank pays) of an entry: the amount for money assets (cashback in yuan);
 ``units x unit_cost`` for points, miles and items (the engine records ``unit_cost`` in the
-entry's meta; a ladder tier's cost comes from its reward's ``issuer_cost``).
+entry's meta; a ladder tier's cost comes from its reward's ``issuer_cost``). A coupon costs
+what it saved the customer when redeemed at checkout (:meth:`MetricsCollector.on_coupon_value`),
+and that cost is given back when a refund returns the coupon.
 
 >>> import pendulum
 >>> from decimal import Decimal
@@ -89,6 +91,9 @@ class ProgrammeMetrics:
     coupons_redeemed: int
     refusals: Mapping[str, int]
     reached_by: Mapping[str, int]
+    coupons_returned: int = 0
+    coupons_kept: Mapping[str, int] = attrs.field(factory=dict)
+    coupon_value: Decimal = _ZERO
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (decimals as strings)."""
@@ -104,6 +109,9 @@ class ProgrammeMetrics:
             "tiers": dict(self.tiers),
             "coupons_issued": self.coupons_issued,
             "coupons_redeemed": self.coupons_redeemed,
+            "coupons_returned": self.coupons_returned,
+            "coupons_kept_on_refund": dict(self.coupons_kept),
+            "coupon_value": str(self.coupon_value),
             "refusals": dict(self.refusals),
             "reached_by": dict(self.reached_by),
         }
@@ -133,6 +141,9 @@ class _Acc:
     tiers: Counter[str] = attrs.field(factory=Counter)
     issued: int = 0
     redeemed: int = 0
+    returned: int = 0
+    kept: Counter[str] = attrs.field(factory=Counter)
+    coupon_value: Decimal = _ZERO
     refusals: Counter[str] = attrs.field(factory=Counter)
 
 
@@ -213,6 +224,21 @@ class MetricsCollector:
             acc.customers.add(entry.customer_id)
         elif kind is EntryKind.REDEEM:
             acc.redeemed += 1
+        elif kind is EntryKind.RETURN:
+            acc.returned += 1
+
+    def on_coupon_value(self, programme_id: str, at: datetime, value: Decimal) -> None:
+        """Count what a redeemed coupon saved the customer as issuer cost (negative: returned)."""
+        acc = self._acc[programme_id]
+        acc.cost += value
+        acc.coupon_value += value
+        day = self._day(at)
+        self._days.add(day)
+        acc.cost_by_day[day] += value
+
+    def on_coupon_kept(self, programme_id: str, policy: str) -> None:
+        """Count a coupon a refund did not return (its template's ``on_refund`` policy)."""
+        self._acc[programme_id].kept[policy] += 1
 
     def on_refusal(self, programme_id: str, reason: str) -> None:
         """Count one refusal of ``programme_id`` for ``reason`` (a stable code)."""
@@ -248,6 +274,9 @@ class MetricsCollector:
                 coupons_redeemed=acc.redeemed,
                 refusals=dict(sorted(acc.refusals.items())),
                 reached_by=dict(sorted(reached.items())),
+                coupons_returned=acc.returned,
+                coupons_kept=dict(sorted(acc.kept.items())),
+                coupon_value=acc.coupon_value,
             )
         return RunMetrics(rows, dict(sorted(self._events.items())), self._refunds, self._refunded, days,
                           len(self._active))  # fmt: skip
