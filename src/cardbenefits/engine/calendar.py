@@ -28,14 +28,15 @@ import calendar as _calendar
 import datetime as _dt
 from zoneinfo import ZoneInfo
 
+from pendulum.tz.timezone import FixedTimezone
+
 from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone
 from cardbenefits.errors import EngineError
 
 __all__ = ["LocalCalendar", "LocalDay"]
 
 _ONE_DAY = _dt.timedelta(days=1)
-_timestamp = _dt.datetime.timestamp
-_fromtimestamp = _dt.datetime.fromtimestamp
+_NAIVE = _dt.datetime
 
 
 def _billing_date(k: int, billing_day: int) -> _dt.date:
@@ -99,28 +100,42 @@ class LocalCalendar:
         self.tz = check_timezone(tz)
         self._zone = ZoneInfo(self.tz)
         self._days: dict[tuple[int, int, int], LocalDay] = {}
-        # tzinfo objects known to be this zone: their wall clock is already local
-        self._local_tz: dict[int, _dt.tzinfo] = {}
+        # tzinfo objects seen, and whether they are this zone (their wall clock is already local)
+        self._local_tz: dict[int, tuple[_dt.tzinfo, bool, _dt.timedelta | None]] = {}
 
-    def _is_local(self, tzinfo: _dt.tzinfo | None) -> bool:
+    def _kind(self, tzinfo: _dt.tzinfo | None) -> tuple[_dt.tzinfo, bool, _dt.timedelta | None]:
+        """``(tzinfo, is this zone, its fixed offset or None)``, cached per tzinfo object."""
         if tzinfo is None:
             raise EngineError("instants must be aware", path="instant", value=None)
-        if id(tzinfo) in self._local_tz:
-            return True
-        if getattr(tzinfo, "key", None) == self.tz or getattr(tzinfo, "name", None) == self.tz:
-            # the dict keeps the object alive, so its id is never reused by another tzinfo
-            self._local_tz[id(tzinfo)] = tzinfo
-            return True
-        return False
+        known = self._local_tz.get(id(tzinfo))
+        if known is None:
+            local = getattr(tzinfo, "key", None) == self.tz or getattr(tzinfo, "name", None) == self.tz
+            # datetime.timezone and pendulum's FixedTimezone have one offset whatever the instant
+            fixed = tzinfo.utcoffset(None) if isinstance(tzinfo, _dt.timezone | FixedTimezone) else None
+            known = (tzinfo, local, fixed)
+            if len(self._local_tz) < 1024:
+                # the dict keeps the object alive, so its id is never reused by another tzinfo
+                self._local_tz[id(tzinfo)] = known
+        return known
 
     def day(self, instant: _dt.datetime) -> LocalDay:
         """The local day containing ``instant`` (an aware datetime)."""
-        if self._is_local(instant.tzinfo):
-            key = (instant.year, instant.month, instant.day)
+        i = instant
+        _tz, local, offset = self._kind(i.tzinfo)
+        if local:
+            key = (i.year, i.month, i.day)
         else:
-            # via the POSIX timestamp: datetime.astimezone misbehaves on pendulum subclasses
-            local = _fromtimestamp(_timestamp(instant), self._zone)
-            key = (local.year, local.month, local.day)
+            # UTC wall time = wall time - offset in force (fold included), which the zone's
+            # fromutc turns into local wall time. Plain datetime arithmetic: pendulum's
+            # overrides of astimezone/replace are slow on its subclass.
+            if offset is None:
+                offset = i.utcoffset()
+            if offset is None:  # aware instants have an offset
+                raise EngineError("instants must be aware", path="instant", value=i)
+            zone = self._zone
+            wall = _NAIVE(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond, zone)
+            here = zone.fromutc(wall - offset)
+            key = (here.year, here.month, here.day)
         found = self._days.get(key)
         if found is None:
             found = self._days[key] = LocalDay(_dt.date(*key))
