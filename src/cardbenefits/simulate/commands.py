@@ -32,6 +32,7 @@ from cardbenefits.catalog import CatalogReadError, CatalogValidationError, load_
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import Customer
 from cardbenefits.ledger import Ledger, MemoryLedger, SQLiteLedger
+from cardbenefits.money import Money
 from cardbenefits.report.summary import build_report, write_report
 from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_catalog, example_data
 from cardbenefits.simulate.explain import explain_customer
@@ -157,7 +158,7 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     print(
         f"reached {totals['customers_reached']} customers: {totals['grants']} grants, "
-        f"issuer cost ¥{totals['issuer_cost']}, {totals['clawbacks']} clawbacks, "
+        f"issuer cost {Money.of(totals['issuer_cost']).format('zh_CN')}, {totals['clawbacks']} clawbacks, "
         f"{totals['refusals']} refusals",
         file=out,
     )
