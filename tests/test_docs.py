@@ -9,12 +9,14 @@ examples/expected/<name>.txt. The mkdocs site builds with warnings as errors.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,93 @@ def test_docs_site_builds_strict(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+# -- the catalog file-format page is generated from the JSON Schema ------------------------------
+def _hooks() -> Any:
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _anchors(markdown: str) -> set[str]:
+    from markdown.extensions.toc import slugify
+
+    return {slugify(m.group(1), "-") for m in re.finditer(r"^#{2,3} (.+)$", markdown, re.M)}
+
+
+def test_catalog_format_covers_every_section_type_and_field() -> None:
+    from cardbenefits.catalog import catalog_json_schema
+
+    hooks = _hooks()
+    schema = catalog_json_schema()
+    text = hooks.render_catalog_format(schema)
+    for name, node in schema["properties"].items():
+        heading = f"### `{name}`" if node.get("type") == "array" else f"| `{name}` |"
+        assert heading in text, name
+    for name, node in schema["$defs"].items():
+        shown = name.removesuffix("File")
+        section = text.split(f"\n### {shown}\n", 1)[1].split("\n### ", 1)[0]
+        for field in node.get("properties", {}):
+            need = "required" if field in node.get("required", ()) else "optional"
+            assert re.search(rf"^\| `{re.escape(field)}` \| .* \| {need} \|", section, re.M), (name, field)
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links
+    assert links <= _anchors(text)
+
+
+def test_catalog_format_renders_types_and_docstrings() -> None:
+    hooks = _hooks()
+    assert hooks.schema_type({"type": "array", "items": {"$ref": "#/$defs/TierFile"}, "minItems": 1}) == (
+        "list of [Tier](#tier) (at least 1)"
+    )
+    assert hooks.schema_type({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}) == (
+        "integer (≥ 0) or null"
+    )
+    assert hooks.schema_type({"enum": ["day", "month"]}) == 'one of `"day"`, `"month"`'
+    assert hooks.schema_type({"type": "object", "additionalProperties": {"type": "integer"}}) == (
+        "mapping of text to integer"
+    )
+    assert hooks._prose("``kind: x`` see :class:`~cardbenefits.money.Money`\n  and more") == (
+        "`kind: x` see `Money` and more"
+    )
+    schema = {
+        "description": "Top.",
+        "properties": {
+            "id": {"type": "string", "description": "The id | key."},
+            "things": {"type": "array", "description": "Things.", "items": {"$ref": "#/$defs/ThingFile"}},
+        },
+        "required": ["id"],
+        "$defs": {
+            "ThingFile": {
+                "description": "A ``thing``.",
+                "properties": {"n": {"type": "integer", "default": 3}, "m": {"type": "string"}},
+                "required": ["m"],
+            }
+        },
+    }
+    text = hooks.render_catalog_format(schema)
+    assert "| `id` | string | required |  | The id \\| key. |" in text
+    assert "Each item: [Thing](#thing)." in text
+    assert "### Thing\n\nA `thing`." in text
+    assert "| `n` | integer | optional | `3` |  |" in text
+    assert "| `m` | string | required |  |  |" in text
+
+
+def test_catalog_format_hook_fills_only_its_page() -> None:
+    hooks = _hooks()
+
+    class Page:
+        def __init__(self, uri: str) -> None:
+            self.file = type("F", (), {"src_uri": uri})()
+
+    page = (DOCS / "reference" / "catalog-format.md").read_text(encoding="utf-8")
+    filled = hooks.on_page_markdown(page, Page(hooks.CATALOG_FORMAT_PAGE), None, None)
+    assert hooks.CATALOG_FORMAT_MARKER not in filled
+    assert "### `coupon_templates`" in filled
+    assert hooks.on_page_markdown(page, Page("index.md"), None, None) == page
+    with pytest.raises(ValueError, match="marker"):
+        hooks.on_page_markdown("# Catalog file format\n", Page(hooks.CATALOG_FORMAT_PAGE), None, None)
