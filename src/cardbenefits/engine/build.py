@@ -30,7 +30,7 @@ from cardbenefits.engine.explain import Earned
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, FrozenMap, LedgerEntry
 from cardbenefits.money import Money
 
-__all__ = ["batch", "charge", "entry", "frozen_map", "frozen_map_sorted", "grant", "money"]
+__all__ = ["batch", "charge", "entry", "frozen_map", "frozen_map_sorted", "grant", "money", "utc"]
 
 _new = object.__new__
 
@@ -101,6 +101,20 @@ def frozen_map_sorted(items: tuple[tuple[str, str], ...]) -> FrozenMap:
 
 
 _EMPTY_MAP = FrozenMap()
+_UTC = pendulum.UTC
+_PENDULUM = pendulum.DateTime
+
+
+def utc(at: datetime) -> datetime:
+    """``at.astimezone(pendulum.UTC)``; a pendulum UTC instant (fold 0) is returned as it is.
+
+    >>> import pendulum
+    >>> utc(pendulum.datetime(2026, 11, 5, 10, tz="Asia/Shanghai"))
+    DateTime(2026, 11, 5, 2, 0, 0, tzinfo=Timezone('UTC'))
+    """
+    if type(at) is _PENDULUM and at.tzinfo is _UTC and not at.fold:
+        return at
+    return at.astimezone(_UTC)
 
 
 def entry(
@@ -127,7 +141,7 @@ def entry(
     s[1](e, customer_id)
     s[2](e, programme_id)
     s[3](e, asset)
-    s[4](e, at.astimezone(pendulum.UTC))  # the ledger keeps instants in UTC
+    s[4](e, utc(at))  # the ledger keeps instants in UTC
     s[5](e, catalog_version)
     s[6](e, reason)
     s[7](e, amount)

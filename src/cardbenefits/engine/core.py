@@ -214,6 +214,8 @@ class _Event:
     """What one decision accumulates: entries, grants, refusals and counter deltas so far."""
 
     __slots__ = (
+        "at",
+        "at_utc",
         "base_units",
         "card",
         "customer",
@@ -245,6 +247,8 @@ class _Event:
         self.record: Mapping[str, object] | None = None
         self.day: LocalDay | None = None
         self.posted_day: LocalDay | None = None
+        self.at: datetime | None = None
+        self.at_utc: datetime | None = None
 
     def charge(self, charges: Iterable[Charge]) -> None:
         deltas = self.deltas
@@ -277,13 +281,17 @@ class _Event:
     ) -> None:
         if money is None:
             money = is_money_asset(asset)
+        at_utc = self.at_utc
+        if at is not self.at or at_utc is None:
+            # the entries of one event share an instant: convert it to UTC once
+            self.at, self.at_utc = at, (at_utc := build.utc(at))
         self.entries.append(
             build.entry(
                 kind,
                 self.customer.id if customer_id is None else customer_id,
                 programme_id,
                 asset,
-                at,
+                at_utc,
                 self.engine.catalog_version,
                 reason,
                 build.money(quantity, currency) if money else None,

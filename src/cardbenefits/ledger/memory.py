@@ -26,13 +26,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from cardbenefits.ledger.entries import EntryBatch, LedgerEntry
+from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry
 from cardbenefits.ledger.errors import CounterLimitExceededError, IdempotencyConflictError
 from cardbenefits.ledger.protocol import ApplyResult, plan_charges
 
 __all__ = ["MemoryLedger"]
 
 _ZERO = Decimal(0)
+# EntryKind.sign per kind, read without the property on the hot path
+_SIGNS = {kind: kind.sign for kind in EntryKind}
 
 
 class MemoryLedger:
@@ -57,32 +59,64 @@ class MemoryLedger:
     # -- writing ----------------------------------------------------------------------------
     def apply(self, batch: EntryBatch) -> ApplyResult:
         """Append ``batch`` atomically; see :class:`~cardbenefits.ledger.protocol.Ledger`."""
+        key = batch.idempotency_key
         with self._lock:
-            previous = self._batches.get(batch.idempotency_key)
+            previous = self._batches.get(key)
             if previous is not None:
                 if previous != batch:
-                    raise IdempotencyConflictError(batch.idempotency_key)
+                    raise IdempotencyConflictError(key)
                 return ApplyResult(applied=False, already_applied=True, entries=previous.entries)
-            net = batch.net_charges()
-            counters = self._counters
-            # plan_charges raises before anything is written: the batch is all or nothing.
-            planned = plan_charges(net, counters)
-            counters.update(planned)
-            for counter, (_delta, limit) in net.items():
-                if limit is not None:
-                    self._limits[counter] = limit
-            self._batches[batch.idempotency_key] = batch
-            balances = self._balances
-            for entry in batch.entries:
-                self._entries.append(entry)
-                self._by_id[entry.entry_id] = entry
-                self._by_customer.setdefault(entry.customer_id, []).append(entry)
-                self._by_programme.setdefault(entry.programme_id, []).append(entry)
-                if entry.ref is not None:
-                    self._by_ref.setdefault(entry.ref, []).append(entry)
-                key = (entry.customer_id, entry.asset)
-                balances[key] = balances.get(key, _ZERO) + entry.signed_quantity
-            return ApplyResult(applied=True, already_applied=False, entries=batch.entries)
+            entries = batch.entries
+            if entries:
+                net = batch.net_charges()
+                if net:
+                    # plan_charges raises before anything is written: the batch is all or nothing.
+                    self._counters.update(plan_charges(net, self._counters))
+                    limits = self._limits
+                    for counter, (_delta, limit) in net.items():
+                        if limit is not None:
+                            limits[counter] = limit
+            self._batches[key] = batch
+            if entries:
+                self._index(entries)
+            return ApplyResult(applied=True, already_applied=False, entries=entries)
+
+    def _index(self, entries: tuple[LedgerEntry, ...]) -> None:
+        """Append entries to the log, the lookups and the balances (the caller holds the lock)."""
+        self._entries.extend(entries)
+        by_id, by_customer, by_programme, by_ref = (
+            self._by_id,
+            self._by_customer,
+            self._by_programme,
+            self._by_ref,
+        )
+        balances = self._balances
+        for entry in entries:
+            by_id[entry.entry_id] = entry
+            customer_id = entry.customer_id
+            found = by_customer.get(customer_id)
+            if found is None:
+                by_customer[customer_id] = [entry]
+            else:
+                found.append(entry)
+            found = by_programme.get(entry.programme_id)
+            if found is None:
+                by_programme[entry.programme_id] = [entry]
+            else:
+                found.append(entry)
+            ref = entry.ref
+            if ref is not None:
+                found = by_ref.get(ref)
+                if found is None:
+                    by_ref[ref] = [entry]
+                else:
+                    found.append(entry)
+            amount = entry.amount
+            quantity = amount.amount if amount is not None else entry.units
+            if _SIGNS[entry.kind] < 0:
+                quantity = -quantity
+            balance_key = (customer_id, entry.asset)
+            balances[balance_key] = balances.get(balance_key, _ZERO) + quantity
 
     def try_apply(self, batch: EntryBatch) -> ApplyResult:
         """Like :meth:`apply`, returning a limit refusal instead of raising it."""
