@@ -250,6 +250,19 @@ class _Event:
         self.at: datetime | None = None
         self.at_utc: datetime | None = None
 
+    def local_day(self, posted: bool, instant: datetime) -> LocalDay:
+        """The local day of the event's transaction instant (``posted``: its posting instant).
+
+        Computed once per event; ``instant`` must be that instant.
+        """
+        if posted:
+            if self.posted_day is None:
+                self.posted_day = self.engine.calendar.day(instant)
+            return self.posted_day
+        if self.day is None:
+            self.day = self.engine.calendar.day(instant)
+        return self.day
+
     def charge(self, charges: Iterable[Charge]) -> None:
         deltas = self.deltas
         for c in charges:

@@ -65,6 +65,7 @@ from cardbenefits.programmes import (
 )
 
 if TYPE_CHECKING:
+    from cardbenefits.engine.calendar import LocalDay
     from cardbenefits.engine.core import Engine, _Event
 
 __all__ = ["LadderPlan", "LadderProgress", "TierProgress", "evaluate_group", "progress"]
@@ -107,6 +108,8 @@ class LadderPlan:
         self.windows = tuple(sorted({t.within_days for t in ladder.tiers if t.within_days is not None}))
         self.labels = {t.id: _tier_labels(t) for t in ladder.tiers}
         self._window_ends: dict[tuple[datetime, int], datetime] = {}
+        # id(card) -> (card, anchor, local day of the anchor); the card is kept so ids stay unique
+        self._anchor_days: dict[int, tuple[CardHolding, datetime, LocalDay]] = {}
 
     # -- counters ------------------------------------------------------------------------------
     def counters(self, customer_id: str, card_id: str, label: str) -> tuple[str, str]:
@@ -122,10 +125,24 @@ class LadderPlan:
         """1 while ``tier`` is granted to the person on any card."""
         return f"person:{self.id}:{tier.id}:{person_id}"
 
-    def period_index(self, card: CardHolding, anchor: datetime, instant: datetime) -> int:
-        """How many ladder periods ``instant`` lies after the anchor's period."""
+    def period_index(
+        self, card: CardHolding, anchor: datetime, instant: datetime, day: LocalDay | None = None
+    ) -> int:
+        """How many ladder periods ``instant`` lies after the anchor's period.
+
+        ``day`` is the local day of ``instant`` when the caller already has it.
+        """
         cal = self.engine.calendar
-        day, start = cal.day(instant), cal.day(anchor)
+        if day is None:
+            day = cal.day(instant)
+        # a card's anchor never changes: its local day is looked up once per card
+        cached = self._anchor_days.get(id(card))
+        if cached is not None and cached[0] is card and cached[1] is anchor:
+            start = cached[2]
+        else:
+            start = cal.day(anchor)
+            if len(self._anchor_days) < 1_000_000:
+                self._anchor_days[id(card)] = (card, anchor, start)
         if self.ladder.basis is PeriodUnit.MONTH:
             return day.month_index - start.month_index
         billing = self.engine._billing_day(card)
@@ -140,10 +157,12 @@ class LadderPlan:
             end = self._window_ends[key] = local.add(days=days)
         return end
 
-    def _labels(self, card: CardHolding, anchor: datetime, instant: datetime) -> list[str]:
+    def _labels(
+        self, card: CardHolding, anchor: datetime, instant: datetime, day: LocalDay | None = None
+    ) -> list[str]:
         labels = []
         if self.covered:
-            n = self.period_index(card, anchor, instant)
+            n = self.period_index(card, anchor, instant, day)
             if n in self.covered:
                 labels.append(str(n))
         for days in self.windows:
@@ -173,7 +192,7 @@ class LadderPlan:
         ):
             return
         instant = txn.posted_at if self.posting else txn.transacted_at
-        labels = self._labels(card, anchor, instant)
+        labels = self._labels(card, anchor, instant, ev.local_day(self.posting, instant))
         if not labels:
             return
         ladder = self.ladder
