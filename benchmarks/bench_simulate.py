@@ -2,10 +2,15 @@
 
 Writes the events once as a JSON-lines file (synth, fixed seed), then measures, in one run:
 
-- ``read``: reading and validating the same file alone (the I/O limit of a file replay);
-- ``replay``: reading + replaying through the engine into the in-memory ledger, with metrics;
+- ``customers``: reading and validating the customers file (before either phase's clock);
+- ``read``: reading and validating the same event file alone (the I/O limit of a file replay);
+- ``replay``: reading + replaying through the whole demo catalog
+  (:func:`~cardbenefits.simulate.example.example_simulation`) into the in-memory ledger, with
+  metrics;
 - the ratio replay/read, events per second and peak memory (tracemalloc is too slow at this
   scale, so the peak RSS of a child process per phase is reported).
+
+``--profile`` prints the replay phase's cProfile top by own time and by cumulative time.
 
 Usage::
 
@@ -27,9 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_engine, example_funnels, example_issuer
+from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_simulation
 from cardbenefits.simulate.io import EventSource, write_customers, write_events
-from cardbenefits.simulate.replay import Simulation
 from cardbenefits.synth import SynthConfig, generate_customers, generate_events
 
 
@@ -61,20 +65,23 @@ def _write(folder: Path, transactions: int, customers: int) -> int:
 
 def _phase(folder: Path, phase: str, profile: bool) -> None:
     source = EventSource(folder / "customers.jsonl", ((folder / "events.jsonl", None),))
+    started = time.perf_counter()
     customers = source.customers()
+    print(f"CUSTOMERS {len(customers)} {time.perf_counter() - started:.3f}")
     started = time.perf_counter()
     if phase == "read":
         n = sum(1 for _ in source.events())
     else:
-        sim = Simulation(example_engine(), funnels=example_funnels(), coupon_issuer=example_issuer(),
-                         as_of=EXAMPLE_AS_OF.subtract(years=5))  # fmt: skip
+        # every event is replayed (no history before as_of)
+        sim = example_simulation(as_of=EXAMPLE_AS_OF.subtract(years=5))
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
         result = sim.run(customers, source.events())
         if profiler:
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumtime").print_stats(30)
         n = sum(result.metrics.events.values())
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -110,7 +117,10 @@ def main() -> None:
             print(out)
         _, name, n, secs, peak = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
         rows[name] = (int(n), float(secs), float(peak))
-    print(f"file: {size:.0f} MB JSON lines")
+        _, people, people_secs = next(
+            line for line in out.splitlines() if line.startswith("CUSTOMERS")
+        ).split()
+    print(f"file: {size:.0f} MB JSON lines; {people} customers read in {float(people_secs):.1f}s")
     print(f"{'phase':<8} {'events':>10} {'seconds':>9} {'events/s':>10} {'peak RSS MB':>12}")
     for name, (n, secs, peak) in rows.items():
         print(f"{name:<8} {n:>10} {secs:>9.1f} {n / secs:>10.0f} {peak:>12.0f}")

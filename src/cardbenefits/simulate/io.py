@@ -40,6 +40,7 @@ import csv
 import heapq
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -219,6 +220,12 @@ def read_events(path: str | Path, kind: str | None = None) -> Iterator[Event]:
     ``kind`` is a stem of :data:`EVENT_KINDS` (every row is that kind); without it each row
     names its ``type`` (customer rows are skipped: see :func:`read_customers`).
     """
+    for _key, event in _keyed_events(path, kind):
+        yield event
+
+
+def _keyed_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[Any, ...], Event]]:
+    """``(event_sort_key(event), event)`` for each event of one file (the key is computed once)."""
     cls = EVENT_KINDS[kind] if kind is not None else None
     last: tuple[Any, ...] | None = None
     for n, row in read_rows(path):
@@ -240,7 +247,7 @@ def read_events(path: str | Path, kind: str | None = None) -> Iterator[Event]:
                 value=event.id,
             )
         last = key
-        yield event
+        yield key, event
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -285,10 +292,11 @@ class EventSource:
 
     def events(self) -> Iterator[Event]:
         """All events merged into replay order (:func:`~cardbenefits.facts.event_sort_key`)."""
-        streams = [read_events(path, kind) for path, kind in self.event_paths]
-        if len(streams) == 1:
-            return streams[0]
-        return heapq.merge(*streams, key=event_sort_key)
+        if len(self.event_paths) == 1:
+            return read_events(*self.event_paths[0])
+        # merge on the keys the readers computed for their order check (never on the events)
+        streams = [_keyed_events(path, kind) for path, kind in self.event_paths]
+        return map(itemgetter(1), heapq.merge(*streams, key=itemgetter(0)))
 
 
 # -- writers ----------------------------------------------------------------------------------
