@@ -1,4 +1,4 @@
-"""The engine's cached local calendar agrees with ``astimezone`` for every kind of tzinfo."""
+"""The engine's cached local calendar and UTC conversion agree with ``astimezone`` for every tzinfo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardbenefits.engine import build
 from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.facts import _fast_instant
 
@@ -51,3 +52,15 @@ def test_local_day_across_a_fold() -> None:
     second = first.replace(fold=1)
     for value in (first, second, pendulum.instance(first), pendulum.instance(second)):
         assert calendar.day(value).date == value.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+@settings(max_examples=300, deadline=None)
+@given(utc_instants, st.integers(-14 * 60, 14 * 60), st.sampled_from(ZONES))
+def test_entry_instants_in_utc_as_astimezone(instant: dt.datetime, offset: int, zone: str) -> None:
+    for view in _views(instant, offset, zone):
+        fast = build.utc(view)
+        slow = view.astimezone(pendulum.UTC)
+        assert fast == slow
+        assert repr(fast) == repr(slow)
+        assert (type(fast), fast.tzinfo, fast.fold) == (type(slow), slow.tzinfo, slow.fold)
+        assert build.utc(fast) is fast
