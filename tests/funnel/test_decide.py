@@ -174,6 +174,9 @@ def test_replaying_a_request_does_not_draw_again(campaign: FunnelCampaign) -> No
     again = draw(ledger, campaign, who, "r1")
     assert again.replayed
     assert again.batch == first.batch
+    # The replay carries the audited outcome, so callers see the same prize.
+    assert again.outcome == first.outcome
+    assert again.won == first.won
     assert participant(campaign, "c1", ledger).draws == 1
 
 

@@ -141,3 +141,24 @@ def test_nothing_left_and_no_blank_gives_no_prize() -> None:
     p = pool(OutOfStock.REDRAW, blank=0)
     outcome = choose(p, draw_number("s", "c", "r"), lambda prize: False)
     assert (outcome.prize_id, outcome.fallback) == (None, "blank")
+
+
+def test_recorded_outcome_rebuilds_and_refuses_another_seed() -> None:
+    from cardbenefits.errors import EngineError
+    from cardbenefits.funnel.campaign import OutOfStock, Prize, PrizePool
+    from cardbenefits.funnel.draws import DrawOutcome, choose, draw_number
+
+    pool = PrizePool(
+        "p",
+        (
+            Prize("cut20", "满100减20", coupon_template="t1", weight=3),
+            Prize("ljj5", "立减金5元", coupon_template="t2", weight=1),
+        ),
+        blank_weight=2,
+        on_out_of_stock=OutOfStock.REDRAW,
+    )
+    for i in range(40):
+        outcome = choose(pool, draw_number("seed", "c", f"r{i}"), lambda prize: prize.id == "ljj5")
+        assert DrawOutcome.from_meta(outcome.meta("seed"), "seed", "c") == outcome
+        with pytest.raises(EngineError):
+            DrawOutcome.from_meta(outcome.meta("seed"), "other", "c")

@@ -640,6 +640,7 @@ def _replayed_draw(
         reason = Reason.of("draw_won", prize=prize.label("zh_CN"), prize_en=prize.label("en"))
     stored = [e for e in ledger.entries(customer_id=entrant.customer_id) if e.entry_id.startswith(f"{key}#")]
     batch = EntryBatch.of(key, stored)
+    outcome = DrawOutcome.from_meta(marker.meta, campaign.seed, campaign.id)
     return FunnelDecision(
         campaign.id,
         entrant.customer_id,
@@ -649,6 +650,7 @@ def _replayed_draw(
         state,
         (reason,),
         batch,
+        outcome,
         replayed=True,
     )
 

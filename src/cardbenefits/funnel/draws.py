@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import attrs
@@ -161,6 +161,51 @@ class DrawOutcome:
     def won(self) -> bool:
         """Whether a prize (not the blank) was awarded."""
         return self.prize_id is not None
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, str], seed: str, campaign_id: str) -> DrawOutcome:
+        """Rebuild the outcome recorded by :meth:`meta` (a replayed or audited draw).
+
+        The numbers are derived again from ``seed``; a record made with another seed, or one
+        whose random number does not match, is refused.
+
+        >>> from cardbenefits.funnel.campaign import Prize, PrizePool
+        >>> prize = Prize("cut20", "满100减20", coupon_template="t", weight=1)
+        >>> pool = PrizePool("p", (prize,), blank_weight=1)
+        >>> first = choose(pool, draw_number("s3cret", "c", "r1"), lambda p: True)
+        >>> DrawOutcome.from_meta(first.meta("s3cret"), "s3cret", "c") == first
+        True
+        """
+        request_id = meta["draw.request"]
+        number = draw_number(seed, campaign_id, request_id)
+        if meta.get("draw.seed") != seed_fingerprint(seed) or meta.get("draw.random") != number.hex:
+            raise EngineError(
+                "the recorded draw was not made with this seed",
+                path="meta.draw.random",
+                value=meta.get("draw.random"),
+            )
+        second = redraw_number(number) if "draw.redraw_random" in meta else None
+        if second is not None and meta["draw.redraw_random"] != second.hex:
+            raise EngineError(
+                "the recorded re-draw does not match",
+                path="meta.draw.redraw_random",
+                value=meta["draw.redraw_random"],
+            )
+        redraw_total = meta.get("draw.redraw_total_weight")
+        redraw_point = meta.get("draw.redraw_point")
+        out = meta.get("draw.out_of_stock", "")
+        return cls(
+            number=number,
+            total_weight=int(meta["draw.total_weight"]),
+            point=int(meta["draw.point"]),
+            drawn_id=meta.get("draw.drawn") or None,
+            prize_id=meta.get("draw.prize") or None,
+            fallback=meta.get("draw.fallback", FALLBACK_NONE),
+            redraw_total=None if redraw_total is None else int(redraw_total),
+            redraw_point=None if redraw_point is None else int(redraw_point),
+            redraw_number=second,
+            out_of_stock=tuple(out.split(",")) if out else (),
+        )
 
     def meta(self, seed: str) -> dict[str, str]:
         """The ledger meta that lets anyone holding ``seed`` re-check this draw."""
