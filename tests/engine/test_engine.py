@@ -160,6 +160,24 @@ def test_ladder_first_month_progress_grant_and_clawback() -> None:
     assert ledger.balance("c1", "membership:video") == 0
 
 
+def test_ladder_progress_says_expired_when_a_consecutive_month_was_missed() -> None:
+    engine, ledger = Engine(catalog_version="v1", ladders=[LADDER]), MemoryLedger()
+    # No purchase in November; December qualifies.
+    run(engine, ledger, txn(1, "20", at=pendulum.datetime(2026, 12, 10, tz=TZ)))
+    state = progress(engine, LADDER, ALICE, ALICE.cards[0], ledger, pendulum.datetime(2026, 12, 11, tz=TZ))
+    month1, three = state.tiers
+    assert month1.expired
+    assert three.expired
+    assert three.distance is None
+    assert three.deadline is None
+    assert three.render("en") == "welcome/three_months: expired"
+    assert three.render("zh_CN") == "welcome/three_months: 已过期"
+    # Before November ends the same tier is still open, with its deadline.
+    early = progress(engine, LADDER, ALICE, ALICE.cards[0], ledger, pendulum.datetime(2026, 11, 20, tz=TZ))
+    assert not early.tiers[1].expired
+    assert early.tiers[1].deadline == "2026-11-30"
+
+
 def test_ladder_three_consecutive_months_and_one_per_person() -> None:
     engine, ledger = Engine(catalog_version="v1", ladders=[LADDER]), MemoryLedger()
     for i, month in enumerate((11, 12, 1)):

@@ -374,14 +374,19 @@ class TierProgress:
     distance: ThresholdDistance | None
     deadline: str | None
     remaining_count: int = 0
+    expired: bool = False
+    """A period the tier needs has ended without qualifying: it can no longer be reached."""
 
     def render(self, locale: str = "zh_CN") -> str:
-        """``welcome/month1: spend ¥320.00 more by 2026-11-30`` (or granted / expired)."""
+        """``welcome/month1: spend ¥320.00 more by 2026-11-30`` (or granted / reached / expired)."""
         head = f"{self.ladder_id}/{self.tier_id}: "
+        zh = locale.startswith("zh")
         if self.granted:
-            return head + ("已获得" if locale.startswith("zh") else "granted")
-        if self.distance is None:
-            return head + ("已过期" if locale.startswith("zh") else "expired")
+            return head + ("已获得" if zh else "granted")
+        if self.reached:
+            return head + ("已达标" if zh else "reached")
+        if self.expired or self.distance is None:
+            return head + ("已过期" if zh else "expired")
         text = self.distance.render(locale)
         if self.remaining_count:
             text += (
@@ -431,22 +436,32 @@ def progress(
                 for n in range(tier.first_period, tier.first_period + tier.periods)
             ]
         distance, deadline, count_left = None, None, 0
-        reached = True
+        reached, expired = True, False
         for label, end in windows:
             spend_c, count_c = plan.counters(customer.id, card.card_id, label)
             spend, count = view.usage(spend_c), view.usage(count_c)
             ok = spend >= tier.min_spend.amount and count >= tier.min_count
             reached = reached and ok
+            if not ok and end <= at:
+                # A period of the tier ended unqualified: consecutive periods are broken.
+                expired = True
             if not ok and distance is None and end > at:
                 last = to_local(end, engine.timezone).subtract(microseconds=1)
                 deadline = last.date().isoformat()
                 distance = ThresholdDistance(tier.min_spend, Money(spend, tier.min_spend.currency), deadline)
                 count_left = max(tier.min_count - int(count), 0)
-        if reached:
-            distance = None
+        if reached or expired:
+            distance, deadline, count_left = None, None, 0
         out.append(
             TierProgress(
-                ladder.id, tier.id, granted, reached, distance if not granted else None, deadline, count_left
+                ladder.id,
+                tier.id,
+                granted,
+                reached,
+                distance if not granted else None,
+                deadline,
+                count_left,
+                expired and not granted,
             )
         )
     return LadderProgress(tuple(out))
