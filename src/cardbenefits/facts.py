@@ -38,7 +38,7 @@ import datetime as _dt
 import enum
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
@@ -1282,13 +1282,6 @@ _CURRENCIES: dict[str, Decimal] = {}
 _MONEY_SETTERS: Final = tuple(Money.__dict__[field.name].__set__ for field in attrs.fields(Money))
 
 
-def _row_id(value: object) -> str | None:
-    """A required id as :class:`_Row` and the validators accept it, else None."""
-    if type(value) is str and value.strip():
-        return value
-    return None
-
-
 def _transaction_from_row(data: Mapping[str, Any], fields: frozenset[str]) -> Transaction | None:
     """The :class:`Transaction` a well-formed row gives, or None to let the general path decide.
 
@@ -1301,30 +1294,32 @@ def _transaction_from_row(data: Mapping[str, Any], fields: frozenset[str]) -> Tr
     """
     if type(data) is not dict or not data.keys() <= fields:
         return None
-    get = data.get
-    tid = _row_id(get("id"))
-    customer_id = _row_id(get("customer_id"))
-    card_id = _row_id(get("card_id"))
-    merchant_id = _row_id(get("merchant_id"))
-    if tid is None or customer_id is None or card_id is None or merchant_id is None:
-        return None
+    get: Callable[[str], Any] = data.get
+    tid, customer_id, card_id, merchant_id = ids = (
+        get("id"),
+        get("customer_id"),
+        get("card_id"),
+        get("merchant_id"),
+    )
+    for value in ids:
+        if type(value) is not str or not value.strip():
+            return None
     mcc = get("mcc")
     if type(mcc) is not str or len(mcc) != 4 or not mcc.isascii() or not mcc.isdigit():
         return None
-    channel = _CHANNELS.get(get("channel"))  # type: ignore[arg-type]
-    kind = _KINDS.get(get("kind"))  # type: ignore[arg-type]
+    channel = _CHANNELS.get(get("channel"))
+    kind = _KINDS.get(get("kind"))
     if channel is None or kind is None:
         return None
-    optional: list[str | None] = []
-    for key in ("refund_of", "region", "device_id"):
-        value = get(key)
-        if value is None or value == "":
-            optional.append(None)
-        elif (value := _row_id(value)) is None:
+    refund_of, region, device_id = optional = (get("refund_of"), get("region"), get("device_id"))
+    if refund_of == "" or region == "" or device_id == "":  # CSV cells: empty is missing
+        refund_of = None if refund_of == "" else refund_of
+        region = None if region == "" else region
+        device_id = None if device_id == "" else device_id
+        optional = (refund_of, region, device_id)
+    for value in optional:
+        if value is not None and (type(value) is not str or not value.strip()):
             return None
-        else:
-            optional.append(value)
-    refund_of, region, device_id = optional
     if kind in _UNDOING:
         if refund_of is None or refund_of == tid:
             return None
