@@ -615,7 +615,21 @@ class Customer:
         >>> Customer("c1", "p1").with_attributes(lifecycle="new").attributes["lifecycle"]
         'new'
         """
-        return attrs.evolve(self, attributes={**self.attributes, **values})
+        # Only the new values need checking and freezing: the rest is this customer's, already
+        # valid (the result equals attrs.evolve(self, attributes=...), at a fraction of the cost).
+        for key in values:
+            if key in _RECORD_KEYS:
+                raise FactError(
+                    "attribute name clashes with a customer field",
+                    path=f"customer.attributes.{key}",
+                    value=key,
+                )
+        fresh = freeze_value(values, "customer.attributes")
+        copy = _new(Customer)
+        for name, setter in _CUSTOMER_SETTERS:
+            setter(copy, getattr(self, name))
+        _CUSTOMER_SETTERS[-1][1](copy, FrozenDict({**self.attributes, **fresh}))
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (tags sorted, attributes type-tagged where JSON lacks a type)."""
@@ -1371,3 +1385,8 @@ def _transaction_from_row(data: Mapping[str, Any], fields: frozenset[str]) -> Tr
         region,
         device_id,
     )
+
+
+# (name, slot setter) of each Customer field, attributes last (with_attributes replaces it)
+_CUSTOMER_SETTERS: Final = tuple((f.name, Customer.__dict__[f.name].__set__) for f in attrs.fields(Customer))
+assert _CUSTOMER_SETTERS[-1][0] == "attributes"
