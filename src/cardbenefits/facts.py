@@ -281,7 +281,9 @@ def _utc(value: _dt.datetime) -> _dt.datetime:
     Wall time minus the offset in force (``fold`` included): the same value as
     ``astimezone(UTC)``, without pendulum's slow ``astimezone`` override.
     """
-    offset = value.utcoffset()
+    offset = _ZONE_OFFSETS.get(id(value.tzinfo))
+    if offset is None:
+        offset = value.utcoffset()
     if offset is None:  # naive: what astimezone does (local time), for completeness
         return value.astimezone(_dt.UTC).replace(tzinfo=None)
     v = value
@@ -294,6 +296,8 @@ _NAIVE: Final = _dt.datetime
 # read without pendulum's general parser. Anything else takes the general path.
 _ISO_INSTANT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?[+-]\d\d:\d\d", re.ASCII)
 _OFFSET_ZONES: dict[str, _dt.tzinfo] = {}
+# id -> offset of the fixed-offset zones in _OFFSET_ZONES (which keeps them alive: ids stay theirs)
+_ZONE_OFFSETS: dict[int, _dt.timedelta] = {}
 _from_iso: Final = _dt.datetime.fromisoformat
 
 
@@ -323,6 +327,9 @@ def _fast_instant(text: str) -> pendulum.DateTime | None:
             return None
         if len(_OFFSET_ZONES) < 256:
             _OFFSET_ZONES[offset] = zone
+            fixed = zone.utcoffset(None)
+            if fixed is not None:
+                _ZONE_OFFSETS[id(zone)] = fixed
     return _PENDULUM(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=zone)
 
 

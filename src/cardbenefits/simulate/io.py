@@ -250,6 +250,9 @@ def _keyed_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[An
         yield key, event
 
 
+_second: Final = itemgetter(1)
+
+
 def _find(folder: Path, stem: str) -> Path | None:
     found = [folder / f"{stem}{suffix}" for suffix in FORMATS if (folder / f"{stem}{suffix}").exists()]
     if len(found) > 1:
@@ -292,11 +295,11 @@ class EventSource:
 
     def events(self) -> Iterator[Event]:
         """All events merged into replay order (:func:`~cardbenefits.facts.event_sort_key`)."""
-        if len(self.event_paths) == 1:
-            return read_events(*self.event_paths[0])
-        # merge on the keys the readers computed for their order check (never on the events)
         streams = [_keyed_events(path, kind) for path, kind in self.event_paths]
-        return map(itemgetter(1), heapq.merge(*streams, key=itemgetter(0)))
+        if len(streams) == 1:
+            return map(_second, streams[0])
+        # merge on the keys the readers computed for their order check (never on the events)
+        return map(_second, heapq.merge(*streams, key=itemgetter(0)))
 
 
 # -- writers ----------------------------------------------------------------------------------
