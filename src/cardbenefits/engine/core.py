@@ -58,7 +58,9 @@ from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, FrozenMap
 from cardbenefits.ledger.errors import CounterLimitExceededError
 from cardbenefits.ledger.memory import MemoryLedger
 from cardbenefits.ledger.protocol import Ledger, LedgerView
+from cardbenefits.money import _CONTEXT as _MONEY_CONTEXT
 from cardbenefits.money import Money
+from cardbenefits.money import _exponent as _minor_unit
 from cardbenefits.periods import CalendarDay, CalendarMonth, StatementCycle
 from cardbenefits.periods import PeriodBasis as _Basis
 from cardbenefits.programmes import (
@@ -145,6 +147,7 @@ class _Plan:
         "asset",
         "base",
         "benefit_id",
+        "cap",
         "channels",
         "currency",
         "eligibility",
@@ -160,8 +163,10 @@ class _Plan:
         "period",
         "posting",
         "programme",
+        "rate",
         "reward",
         "reward_code",
+        "rounding",
         "unit_cost",
         "unit_cost_text",
         "valid_from",
@@ -189,6 +194,9 @@ class _Plan:
         self.reward = reward
         self.fixed = _ZERO
         self.base = ""
+        self.rate = _ZERO
+        self.cap: Money | None = None
+        self.rounding = ""
         if isinstance(reward, FixedReward):
             self.reward_code = _FIXED
             self.fixed = reward.amount.amount if reward.amount is not None else reward.units
@@ -196,6 +204,9 @@ class _Plan:
                 self.currency = reward.amount.currency
         elif isinstance(reward, PercentReward):
             self.reward_code = _PERCENT
+            self.rate = reward.rate
+            self.cap = reward.per_transaction_cap
+            self.rounding = reward.rounding.decimal_mode
         elif isinstance(reward, AccrualReward):
             self.reward_code = _ACCRUE_PERIOD if reward.flooring is Flooring.PERIOD else _ACCRUE
         else:
@@ -208,6 +219,22 @@ class _Plan:
         self.unit_cost_text = str(self.unit_cost)
         self.benefit_id = p.benefit_id
         self.limits = _limit_plans(p.id, p.limits)
+
+
+def _percent(c: _Plan, money: Money) -> Decimal:
+    """``PercentReward.earn(money).amount`` without the intermediate Money values.
+
+    The same arithmetic (the money context, the currency's minor unit, the reward's rounding,
+    then the per-transaction cap); anything unusual (a cap in another currency, a non-finite
+    product) goes through :meth:`PercentReward.earn`, which raises as before.
+    """
+    cap = c.cap
+    if cap is None or cap.currency == money.currency:
+        value = _MONEY_CONTEXT.multiply(money.amount, c.rate / 100)
+        if value.is_finite():
+            value = value.quantize(_minor_unit(money.currency), rounding=c.rounding, context=_MONEY_CONTEXT)
+            return value if cap is None or value <= cap.amount else cap.amount
+    return c.reward.earn(money).amount  # type: ignore[union-attr]
 
 
 class _Event:
@@ -589,7 +616,7 @@ class Engine:
             r: Any = c.reward
             earned = (amount // r.per.amount) * r.units * r.multiplier
         elif code == _PERCENT:
-            earned = c.reward.earn(money).amount  # type: ignore[union-attr]
+            earned = _percent(c, money)
         elif code == _BONUS:
             earned = c.reward.extra(ev.base_units.get(c.base, _ZERO))  # type: ignore[union-attr]
         else:
