@@ -88,3 +88,15 @@ def test_schema_to_an_unwritable_place_is_exit_2(tmp_path: Path) -> None:
     code, _, err = run("schema", "--out", str(tmp_path / "no" / "such" / "dir" / "x.json"))
     assert code == 2
     assert "cannot write" in err
+
+
+def test_a_closed_pipe_stops_quietly() -> None:
+    import io
+
+    from cardbenefits.cli import main
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    assert main(["validate", str(EXAMPLES / "benefits.yaml")], stdout=ClosedPipe(), stderr=io.StringIO()) == 0

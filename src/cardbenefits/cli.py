@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -164,7 +165,14 @@ def main(
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    result: int = COMMANDS[args.command].run(args, out, err)
+    try:
+        result: int = COMMANDS[args.command].run(args, out, err)
+    except BrokenPipeError:
+        # The reader went away (``cardbenefits simulate | head``): stop quietly, as Unix tools do.
+        if stdout is None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return result
 
 
