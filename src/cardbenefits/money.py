@@ -133,10 +133,19 @@ def _exponent(currency: str) -> Decimal:
     return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+# Codes already checked: Money is built for every amount, and the regex is the costly part.
+_KNOWN_CURRENCIES: set[str] = {DEFAULT_CURRENCY}
+
+
 def _check_currency(value: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value):
-        raise MoneyError("currency must be an ISO 4217 code such as 'CNY'", path="currency", value=value)
-    return value
+    if isinstance(value, str):
+        if value in _KNOWN_CURRENCIES:
+            return value
+        if _CURRENCY_CODE.fullmatch(value):
+            _KNOWN_CURRENCIES.add(value)
+            return value
+    raise MoneyError("currency must be an ISO 4217 code such as 'CNY'", path="currency", value=value)
 
 
 def _amount_converter(value: object) -> Decimal:

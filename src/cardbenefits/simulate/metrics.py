@@ -35,7 +35,8 @@ from typing import Any
 
 import attrs
 
-from cardbenefits.clock import DEFAULT_TIMEZONE, to_local
+from cardbenefits.clock import DEFAULT_TIMEZONE
+from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry, is_money_asset
 
 __all__ = ["MetricsCollector", "ProgrammeMetrics", "RunMetrics", "entry_cost"]
@@ -163,11 +164,13 @@ class MetricsCollector:
     _refunded: Decimal = attrs.field(default=_ZERO, init=False)
     _days: set[str] = attrs.field(factory=set, init=False)
     _active: set[str] = attrs.field(factory=set, init=False)
+    # The engine's cached local calendar: the same day labels without pendulum per batch.
+    _calendar: LocalCalendar = attrs.field(
+        init=False, default=attrs.Factory(lambda self: LocalCalendar(self.timezone), takes_self=True)
+    )
 
     def _day(self, at: datetime) -> str:
-        # Engine instants are usually already in the catalog zone: skip the conversion then.
-        local = at if getattr(at.tzinfo, "name", None) == self.timezone else to_local(at, self.timezone)
-        return local.date().isoformat()
+        return self._calendar.day(at).label
 
     def on_event(self, event_type: str, customer_id: str | None = None) -> None:
         """Count one replayed event of ``event_type`` (and its customer as active)."""
