@@ -52,6 +52,8 @@ from cardbenefits.money import DEFAULT_CURRENCY, Money
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 __all__ = [
+    "CARD_COLUMNS",
+    "CUSTOMER_COLUMNS",
     "REFERRAL_STAGES",
     "CardHolding",
     "Channel",
@@ -1132,35 +1134,33 @@ def _decode(value: Any, path: str) -> Any:
     return value
 
 
-_CARD_FIELDS: Final = frozenset(
-    {
-        "card_id",
-        "product_id",
-        "tier",
-        "approved_at",
-        "activated_at",
-        "billing_day",
-        "supplementary",
-        "primary_card_id",
-    }
+#: The flat columns of a card holding and of a customer, in file order (CSV/Parquet readers and
+#: writers use the same tuples).
+CARD_COLUMNS: Final = (
+    "card_id",
+    "product_id",
+    "tier",
+    "approved_at",
+    "activated_at",
+    "billing_day",
+    "supplementary",
+    "primary_card_id",
 )
-_CUSTOMER_FIELDS: Final = frozenset(
-    {
-        "id",
-        "person_id",
-        "segment",
-        "tags",
-        "age",
-        "region",
-        "channel",
-        "employer_group",
-        "new_to_bank",
-        "delinquent",
-        "device_id",
-        "cards",
-        "attributes",
-    }
+CUSTOMER_COLUMNS: Final = (
+    "id",
+    "person_id",
+    "segment",
+    "tags",
+    "age",
+    "region",
+    "channel",
+    "employer_group",
+    "new_to_bank",
+    "delinquent",
+    "device_id",
 )
+_CARD_FIELDS: Final = frozenset(CARD_COLUMNS)
+_CUSTOMER_FIELDS: Final = frozenset((*CUSTOMER_COLUMNS, "cards", "attributes"))
 _TRANSACTION_FIELDS: Final = frozenset(
     {
         "id",

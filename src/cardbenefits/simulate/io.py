@@ -48,6 +48,8 @@ import attrs
 
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import (
+    CARD_COLUMNS,
+    CUSTOMER_COLUMNS,
     Customer,
     DrawRequest,
     Event,
@@ -90,29 +92,8 @@ _TYPE_OF_STEM: Final = {
     "draws": "draw_request",
     "referrals": "referral",
 }
-_CARD_COLUMNS: Final = (
-    "card_id",
-    "product_id",
-    "tier",
-    "approved_at",
-    "activated_at",
-    "billing_day",
-    "supplementary",
-    "primary_card_id",
-)
-_CUSTOMER_COLUMNS: Final = (
-    "id",
-    "person_id",
-    "segment",
-    "tags",
-    "age",
-    "region",
-    "channel",
-    "employer_group",
-    "new_to_bank",
-    "delinquent",
-    "device_id",
-)
+_CARD_COLUMNS: Final = CARD_COLUMNS
+_CUSTOMER_COLUMNS: Final = CUSTOMER_COLUMNS
 
 
 class SimulationError(CardBenefitsError):
