@@ -31,7 +31,7 @@ follow):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from typing import TYPE_CHECKING, Any, cast
@@ -131,6 +131,42 @@ def _scale(values: list[object]) -> int:
     return min(scale, 18)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Joins a row's tags for a vectorised split; a tag holding it (or an empty tag) takes the slow path.
+_SEP = "\x1f"
+
+
+def _series(pl_: Any, name: str, spec: FieldSpec, values: list[object]) -> Any:
+    """One column from converted cells.
+
+    Building Polars columns from Python objects is slow for lists, decimals and datetimes,
+    so those go through cheap primitive columns (joined text, decimal text, integer
+    microseconds) and are converted inside Polars. The result is the same column.
+    """
+    kind = spec.type
+    if kind in (FieldType.MONEY, FieldType.DECIMAL):
+        scale = _scale(values)
+        text = pl_.Series(name, [None if v is None else str(v) for v in values], dtype=pl_.Utf8)
+        return text.str.to_decimal(scale=scale).cast(polars_dtype(spec, scale))
+    if kind is FieldType.DATETIME:
+        micros = [None if v is None else (v - _EPOCH) // _MICROSECOND for v in values]  # type: ignore[operator]
+        return pl_.Series(name, micros, dtype=pl_.Int64).cast(polars_dtype(spec))
+    if kind is FieldType.STRING_SET:
+        sets: list[list[str] | None] = values  # type: ignore[assignment]
+        if any(not tag or _SEP in tag for tags in sets if tags for tag in tags):
+            return pl_.Series(name, sets, dtype=polars_dtype(spec))
+        joined = pl_.Series(name, [None if t is None else _SEP.join(t) for t in sets], dtype=pl_.Utf8)
+        column = pl_.col(name)
+        empty = pl_.lit([], dtype=polars_dtype(spec))
+        return (
+            pl_.DataFrame([joined])
+            .select(pl_.when(column == "").then(empty).otherwise(column.str.split(_SEP)).alias(name))
+            .to_series()
+        )
+    return pl_.Series(name, values, dtype=polars_dtype(spec))
+
+
 def records_to_frame(records: Sequence[Mapping[str, object]], schema: FieldSchema) -> pl.DataFrame:
     """Build the batch table (struct columns for groups) from customer records."""
     pl_ = _polars()
@@ -146,8 +182,7 @@ def records_to_frame(records: Sequence[Mapping[str, object]], schema: FieldSchem
         if isinstance(subtree, str):
             spec = schema[subtree]
             values = [None if row is None else _cell(subtree, spec, row.get(path)) for row in rows]
-            dtype = polars_dtype(spec, _scale(values))
-            return pl_.Series(path, values, dtype=dtype)
+            return _series(pl_, path, spec, values)
         subrows: list[Mapping[str, object] | None] = []
         for row in rows:
             sub = None if row is None else row.get(path)
