@@ -17,6 +17,12 @@ is applied):
   so a refund of a purchase older than the horizon finds no grant to claw back, a coupon issued
   before the horizon is not in the wallet, and ladder/group progress read from entries only sees
   the window;
+* state the engine rebuilds from entries is lost with them, and some of that fails loudly rather
+  than silently: with a horizon shorter than a funnel campaign, a customer's funnel stage resets
+  (a later ``draw`` is refused as not allowed from ``new``) and with one shorter than a coupon's
+  validity a redemption finds a coupon "never issued" — both raise
+  :class:`~cardbenefits.simulate.io.SimulationError` in a replay. Choose a horizon at least as long
+  as the longest campaign, coupon validity and ladder/group period in the catalog (e.g. 90 days);
 * :meth:`~WindowedLedger.batches` (and so :func:`~cardbenefits.ledger.export.export_jsonl` and
   reports built from batches) only yields retained batches.
 
@@ -26,7 +32,8 @@ on a key, entry id or ref that was evicted are counted in :attr:`WindowedLedger.
 estimate: a never-seen key may collide with an evicted one, at a rate that grows as the filter
 fills — about 0.5% after 10 million evictions with the default 2**27 bits). A non-empty batch
 whose entries are all older than the horizon when it arrives is applied (it may be the replay of
-an evicted key) and counted in :attr:`WindowedLedger.late_batches`.
+an evicted key: its counter charges and balance movements count again), evicted at once and
+counted in :attr:`WindowedLedger.late_batches`.
 
 >>> from datetime import timedelta
 >>> import pendulum
@@ -190,11 +197,12 @@ class WindowedLedger:
             if entries:
                 self._index(entries)
                 stamp = max(e.at for e in entries)
-                if self._cutoff is not None and stamp < self._cutoff:
-                    self._late += 1
                 heapq.heappush(self._heap, (stamp, self._seq, key))
                 if self._watermark is None or stamp > self._watermark:
                     self._advance(stamp)
+                elif self._cutoff is not None and stamp < self._cutoff:
+                    self._late += 1
+                    self._evict_before(self._cutoff)
             elif self._watermark is None:
                 self._unstamped.append((self._seq, key))
             else:
@@ -209,7 +217,10 @@ class WindowedLedger:
             self._unstamped.clear()
             heapq.heapify(self._heap)
         self._watermark = watermark
-        cutoff = self._cutoff = watermark - self.horizon
+        self._cutoff = watermark - self.horizon
+        self._evict_before(self._cutoff)
+
+    def _evict_before(self, cutoff: datetime) -> None:
         heap = self._heap
         while heap and heap[0][0] < cutoff:
             _stamp, _seq, key = heapq.heappop(heap)

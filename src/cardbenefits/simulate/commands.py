@@ -59,7 +59,12 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``simulate``."""
     _common(parser)
     parser.add_argument("--out", metavar="DIR", default="report", help="report directory (default: report)")
-    parser.add_argument("--ledger", metavar="sqlite:PATH", help="durable SQLite ledger instead of memory")
+    parser.add_argument(
+        "--ledger",
+        metavar="SPEC",
+        help="memory (default), memory:window=90d (bounded memory: history older than the window is "
+        "forgotten, counters and balances kept) or sqlite:PATH (durable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.add_argument("--no-html", action="store_true", help="machine-readable files only")
 
@@ -117,9 +122,15 @@ def _instant(text: str, tz: str) -> _dt.datetime:
 def _ledger(spec: str | None) -> Ledger:
     if spec is None or spec == "memory":
         return MemoryLedger()
+    if spec.startswith("memory:window="):
+        from cardbenefits.ledger.windowed import WindowedLedger, parse_horizon
+
+        return WindowedLedger(horizon=parse_horizon(spec[len("memory:window=") :]))
     if spec.startswith("sqlite:"):
         return SQLiteLedger(spec[len("sqlite:") :])
-    raise CardBenefitsError("ledger is 'memory' or 'sqlite:PATH'", path="--ledger", value=spec)
+    raise CardBenefitsError(
+        "ledger is 'memory', 'memory:window=<N>d' or 'sqlite:PATH'", path="--ledger", value=spec
+    )
 
 
 def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
