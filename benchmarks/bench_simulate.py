@@ -16,6 +16,7 @@ Usage::
 
     python benchmarks/bench_simulate.py --transactions 1000000 --customers 100000
     python benchmarks/bench_simulate.py --transactions 100000 --customers 10000 --profile
+    python benchmarks/bench_simulate.py --transactions 1000000 --customers 10000 --ledger memory:window=30d
 
 Not a test; prints a table.
 """
@@ -32,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cardbenefits.simulate.commands import _ledger
 from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_simulation
 from cardbenefits.simulate.io import EventSource, write_customers, write_events
 from cardbenefits.synth import SynthConfig, generate_customers, generate_events
@@ -63,7 +65,7 @@ def _write(folder: Path, transactions: int, customers: int) -> int:
     return min(count, transactions)
 
 
-def _phase(folder: Path, phase: str, profile: bool) -> None:
+def _phase(folder: Path, phase: str, profile: bool, ledger: str | None = None) -> None:
     source = EventSource(folder / "customers.jsonl", ((folder / "events.jsonl", None),))
     started = time.perf_counter()
     customers = source.customers()
@@ -73,7 +75,7 @@ def _phase(folder: Path, phase: str, profile: bool) -> None:
         n = sum(1 for _ in source.events())
     else:
         # every event is replayed (no history before as_of)
-        sim = example_simulation(as_of=EXAMPLE_AS_OF.subtract(years=5))
+        sim = example_simulation(as_of=EXAMPLE_AS_OF.subtract(years=5), ledger=_ledger(ledger))
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
@@ -85,6 +87,8 @@ def _phase(folder: Path, phase: str, profile: bool) -> None:
         n = sum(result.metrics.events.values())
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if phase != "read" and hasattr(sim.ledger, "stats"):
+        print(f"LEDGER {sim.ledger.stats()}")
     print(f"RESULT {phase} {n} {elapsed:.3f} {peak:.0f}")
 
 
@@ -95,9 +99,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--phase", choices=("read", "replay"))
+    parser.add_argument("--ledger", metavar="SPEC", help="as simulate --ledger, e.g. memory:window=30d")
     args = parser.parse_args()
     if args.phase:
-        _phase(args.dir, args.phase, args.profile)
+        _phase(args.dir, args.phase, args.profile, args.ledger)
         return
     folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_simulate_"))
     if not (folder / "events.jsonl").exists():
@@ -112,9 +117,14 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--dir", str(folder), "--phase", phase]
         if args.profile and phase == "replay":
             cmd.append("--profile")
+        if args.ledger and phase == "replay":
+            cmd += ["--ledger", args.ledger]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         if args.profile and phase == "replay":
             print(out)
+        for line in out.splitlines():
+            if line.startswith("LEDGER"):
+                print(line)
         _, name, n, secs, peak = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
         rows[name] = (int(n), float(secs), float(peak))
         _, people, people_secs = next(

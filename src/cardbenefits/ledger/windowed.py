@@ -63,7 +63,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -79,6 +79,13 @@ _ZERO = Decimal(0)
 _SIGNS = {kind: kind.sign for kind in EntryKind}
 _HORIZON = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[dh])\s*$")
 _REF_SALT = 0x5DEECE66D
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    """Microseconds since the epoch, exactly (the base class's subtraction: no pendulum overhead)."""
+    return datetime.__sub__(at, _EPOCH) // _MICROSECOND
 
 
 def parse_horizon(text: str) -> timedelta:
@@ -158,14 +165,19 @@ class WindowedLedger:
         self._balances: dict[tuple[str, str], Decimal] = {}
         self._batches: dict[str, EntryBatch] = {}
         self._entries: dict[str, LedgerEntry] = {}  # by id, in application order
-        self._by_customer: dict[str, deque[LedgerEntry]] = {}
+        # lists for the many small indexes (a deque costs ~600 bytes even when empty), a deque
+        # for the few large per-programme ones (evicted from the front)
+        self._by_customer: dict[str, list[LedgerEntry]] = {}
         self._by_programme: dict[str, deque[LedgerEntry]] = {}
-        self._by_ref: dict[str, deque[LedgerEntry]] = {}
-        self._heap: list[tuple[datetime, int, str]] = []
+        self._by_ref: dict[str, list[LedgerEntry]] = {}
+        self._horizon_us = horizon // _MICROSECOND
+        # stamps and the cutoff in microseconds since the epoch: cheap exact comparisons
+        self._heap: list[tuple[int, int, str]] = []
         self._unstamped: list[tuple[int, str]] = []
         self._seq = 0
         self._watermark: datetime | None = None
-        self._cutoff: datetime | None = None
+        self._watermark_us = 0
+        self._cutoff: int | None = None
         self._evicted = _Bloom(bloom_bits_log2)
         self._evicted_batches = 0
         self._evicted_entries = 0
@@ -196,31 +208,32 @@ class WindowedLedger:
             self._seq += 1
             if entries:
                 self._index(entries)
-                stamp = max(e.at for e in entries)
+                newest = max(e.at for e in entries) if len(entries) > 1 else entries[0].at
+                stamp = _micros(newest)
                 heapq.heappush(self._heap, (stamp, self._seq, key))
-                if self._watermark is None or stamp > self._watermark:
-                    self._advance(stamp)
+                if self._watermark is None or stamp > self._watermark_us:
+                    self._advance(newest, stamp)
                 elif self._cutoff is not None and stamp < self._cutoff:
                     self._late += 1
                     self._evict_before(self._cutoff)
             elif self._watermark is None:
                 self._unstamped.append((self._seq, key))
             else:
-                heapq.heappush(self._heap, (self._watermark, self._seq, key))
+                heapq.heappush(self._heap, (self._watermark_us, self._seq, key))
             return ApplyResult(applied=True, already_applied=False, entries=entries)
 
-    def _advance(self, watermark: datetime) -> None:
+    def _advance(self, watermark: datetime, stamp: int) -> None:
         """Move the watermark and evict every batch stamped before the new cutoff (lock held)."""
         if self._watermark is None:
             for seq, key in self._unstamped:
-                self._heap.append((watermark, seq, key))
+                self._heap.append((stamp, seq, key))
             self._unstamped.clear()
             heapq.heapify(self._heap)
-        self._watermark = watermark
-        self._cutoff = watermark - self.horizon
+        self._watermark, self._watermark_us = watermark, stamp
+        self._cutoff = stamp - self._horizon_us
         self._evict_before(self._cutoff)
 
-    def _evict_before(self, cutoff: datetime) -> None:
+    def _evict_before(self, cutoff: int) -> None:
         heap = self._heap
         while heap and heap[0][0] < cutoff:
             _stamp, _seq, key = heapq.heappop(heap)
@@ -232,11 +245,11 @@ class WindowedLedger:
         for entry in batch.entries:
             self._evicted_entries += 1
             del self._entries[entry.entry_id]
-            _unlink(self._by_customer, entry.customer_id, entry)
+            _unlink_list(self._by_customer, entry.customer_id, entry)
             _unlink(self._by_programme, entry.programme_id, entry)
             ref = entry.ref
             if ref is not None:
-                _unlink(self._by_ref, ref, entry)
+                _unlink_list(self._by_ref, ref, entry)
                 self._evicted.add(hash(ref) ^ _REF_SALT)
 
     def _index(self, entries: tuple[LedgerEntry, ...]) -> None:
@@ -244,10 +257,10 @@ class WindowedLedger:
         balances = self._balances
         for entry in entries:
             self._entries[entry.entry_id] = entry
-            _link(self._by_customer, entry.customer_id, entry)
+            _link_list(self._by_customer, entry.customer_id, entry)
             _link(self._by_programme, entry.programme_id, entry)
             if entry.ref is not None:
-                _link(self._by_ref, entry.ref, entry)
+                _link_list(self._by_ref, entry.ref, entry)
             amount = entry.amount
             quantity = amount.amount if amount is not None else entry.units
             if _SIGNS[entry.kind] < 0:
@@ -313,7 +326,12 @@ class WindowedLedger:
                 and (programme_id is None or e.programme_id == programme_id)
                 and (ref is None or e.ref == ref)
             ]
-            if ref is not None and not result and (hash(ref) ^ _REF_SALT) in self._evicted:
+            if (
+                ref is not None
+                and not result
+                and self._evicted_batches
+                and (hash(ref) ^ _REF_SALT) in self._evicted
+            ):
                 self.evicted_lookups += 1
             return result
 
@@ -321,7 +339,7 @@ class WindowedLedger:
         """True while a batch with this key is retained (``False`` once it is evicted)."""
         if idempotency_key in self._batches:
             return True
-        if hash(idempotency_key) in self._evicted:
+        if self._evicted_batches and hash(idempotency_key) in self._evicted:
             self.evicted_lookups += 1
         return False
 
@@ -385,6 +403,24 @@ def _unlink(index: dict[str, deque[LedgerEntry]], key: str, entry: LedgerEntry) 
     if found[0] is entry:
         found.popleft()
     else:  # applied out of time order: rare, linear
+        found.remove(entry)
+    if not found:
+        del index[key]
+
+
+def _link_list(index: dict[str, list[LedgerEntry]], key: str, entry: LedgerEntry) -> None:
+    found = index.get(key)
+    if found is None:
+        index[key] = [entry]
+    else:
+        found.append(entry)
+
+
+def _unlink_list(index: dict[str, list[LedgerEntry]], key: str, entry: LedgerEntry) -> None:
+    found = index[key]
+    if found[0] is entry:
+        del found[0]
+    else:  # applied out of time order: rare
         found.remove(entry)
     if not found:
         del index[key]
