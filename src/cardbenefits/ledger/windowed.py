@@ -30,10 +30,14 @@ Counters and balances are never evicted, so caps, budgets and stock stay exact. 
 on a key, entry id or ref that was evicted are counted in :attr:`WindowedLedger.evicted_lookups`
 (evicted keys and refs are remembered in a fixed-size Bloom filter, so the count is an upper
 estimate: a never-seen key may collide with an evicted one, at a rate that grows as the filter
-fills — about 0.5% after 10 million evictions with the default 2**27 bits). A non-empty batch
-whose entries are all older than the horizon when it arrives is applied (it may be the replay of
-an evicted key: its counter charges and balance movements count again), evicted at once and
-counted in :attr:`WindowedLedger.late_batches`.
+fills — with the default 2**27 bits (16 MiB) about 0.5% after 10 million remembered keys and refs,
+4% after 20 million; raise ``bloom_bits_log2`` for longer runs). A non-empty batch whose entries
+are all older than the horizon when it arrives is applied (it may be the replay of an evicted key:
+its counter charges and balance movements count again), evicted at once and counted in
+:attr:`WindowedLedger.late_batches`.
+
+Counters are kept even when period-scoped (``cap:...:2026-11``): they grow with customers times
+periods, not with events (about 4,500 for 100k transactions of 2k customers over four months).
 
 >>> from datetime import timedelta
 >>> import pendulum
