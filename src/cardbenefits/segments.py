@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -43,6 +43,7 @@ from cardbenefits.errors import FactError
 from cardbenefits.money import DEFAULT_CURRENCY, Money
 
 __all__ = [
+    "LifecycleAt",
     "LifecyclePolicy",
     "LifecycleStage",
     "RFMAccumulator",
@@ -369,12 +370,103 @@ def lifecycle_stage(
     return LifecycleStage.WIN_BACK
 
 
+_NO_TIME = timedelta(0)
+
+
+def _interval_days(now: datetime, then: datetime) -> int:
+    """``(now - then).days`` as a pendulum interval counts it: whole days, truncated toward zero."""
+    if now.tzinfo is then.tzinfo:
+        # same tzinfo object: datetime subtraction would compare wall clocks, not instants
+        delta = (now.replace(tzinfo=None) - now.utcoffset()) - (then.replace(tzinfo=None) - then.utcoffset())  # type: ignore[operator]
+    else:
+        delta = now - then
+    if delta < _NO_TIME:
+        return -((-delta).days)
+    return delta.days
+
+
+@attrs.frozen
+class LifecycleAt:
+    """:func:`lifecycle_stage` for many customers at one instant, the calendar work done once.
+
+    The dormancy boundary (``dormant_months`` calendar months before ``at`` in the policy's
+    time zone) is computed once with pendulum; each :meth:`stage` is then plain datetime
+    comparisons and subtraction, with the same result as :func:`lifecycle_stage`.
+
+    >>> import pendulum
+    >>> tz = "Asia/Shanghai"
+    >>> clock = LifecycleAt.of(pendulum.datetime(2026, 11, 30, tz=tz))
+    >>> clock.dormant_since.isoformat()
+    '2025-05-30T00:00:00+08:00'
+    >>> clock.stage(pendulum.datetime(2020, 1, 1, tz=tz), pendulum.datetime(2025, 5, 30, tz=tz))
+    <LifecycleStage.DORMANT: 'dormant'>
+    >>> clock.stage(pendulum.datetime(2026, 11, 20, tz=tz), None)
+    <LifecycleStage.NEW: 'new'>
+    """
+
+    at: datetime
+    policy: LifecyclePolicy
+    dormant_since: datetime
+    #: ``at`` as a plain (not pendulum) UTC datetime: subtraction stays in C.
+    utc: datetime
+
+    @classmethod
+    def of(cls, at: datetime, policy: LifecyclePolicy | None = None) -> LifecycleAt:
+        """The stages at ``at`` (time-zone aware) under ``policy`` (default :class:`LifecyclePolicy`)."""
+        policy = policy or LifecyclePolicy()
+        if at.tzinfo is None:
+            raise FactError("the instant must be time-zone aware", path="at", value=at)
+        now = pendulum.instance(at).in_timezone(policy.timezone)
+        plain = datetime(at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond,
+                         tzinfo=at.tzinfo, fold=at.fold)  # fmt: skip
+        offset = plain.utcoffset()
+        assert offset is not None  # aware
+        utc = (plain.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+        return cls(at, policy, now.subtract(months=policy.dormant_months), utc)
+
+    def stage(self, approved_at: datetime | None, last_purchase_at: datetime | None) -> LifecycleStage:
+        """The stage of a customer approved at ``approved_at`` who last bought at ``last_purchase_at``."""
+        if (approved_at is not None and approved_at.tzinfo is None) or (
+            last_purchase_at is not None and last_purchase_at.tzinfo is None
+        ):
+            # naive instants: leave pendulum's reading of them (and its errors) to the reference
+            return lifecycle_stage(approved_at, last_purchase_at, self.at, self.policy)
+        policy, now, dormant_since = self.policy, self.utc, self.dormant_since
+        if last_purchase_at is None:
+            if approved_at is None:
+                return LifecycleStage.NEW
+            age_days = _interval_days(now, approved_at)
+            if age_days < policy.new_days:
+                return LifecycleStage.NEW
+            if age_days < policy.activation_days:
+                return LifecycleStage.ACTIVATING
+            if approved_at <= dormant_since:
+                return LifecycleStage.DORMANT
+            return LifecycleStage.WIN_BACK
+        if last_purchase_at <= dormant_since:
+            return LifecycleStage.DORMANT
+        if approved_at is not None and _interval_days(now, approved_at) < policy.activation_days:
+            return LifecycleStage.ACTIVATING
+        if _interval_days(now, last_purchase_at) <= policy.active_days:
+            return LifecycleStage.ACTIVE
+        return LifecycleStage.WIN_BACK
+
+
 def segment_attributes(
     score: RFMScore,
     approved_at: datetime | None,
     at: datetime,
     policy: LifecyclePolicy | None = None,
+    *,
+    clock: LifecycleAt | None = None,
 ) -> Mapping[str, Any]:
-    """The ``rfm`` and ``lifecycle`` attributes to put on a :class:`~cardbenefits.facts.Customer`."""
-    stage = lifecycle_stage(approved_at, score.stats.last_purchase_at, at, policy)
+    """The ``rfm`` and ``lifecycle`` attributes to put on a :class:`~cardbenefits.facts.Customer`.
+
+    ``clock`` (a :class:`LifecycleAt` for the same ``at`` and ``policy``) skips the per-customer
+    calendar work when segmenting many customers.
+    """
+    if clock is not None:
+        stage = clock.stage(approved_at, score.stats.last_purchase_at)
+    else:
+        stage = lifecycle_stage(approved_at, score.stats.last_purchase_at, at, policy)
     return {"rfm": score.as_record(), "lifecycle": str(stage)}

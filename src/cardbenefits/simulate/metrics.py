@@ -169,8 +169,43 @@ class MetricsCollector:
         init=False, default=attrs.Factory(lambda self: LocalCalendar(self.timezone), takes_self=True)
     )
 
+    # The entries of one batch share their instant object: remember the last label, keyed by
+    # identity (no hashing of the datetime), and the parsed figures of asset names and unit costs.
+    _last_at: datetime | None = attrs.field(default=None, init=False)
+    _last_day: str = attrs.field(default="", init=False)
+    _money_assets: dict[str, bool] = attrs.field(factory=dict, init=False)
+    _unit_costs: dict[str, Decimal] = attrs.field(factory=dict, init=False)
+
     def _day(self, at: datetime) -> str:
-        return self._calendar.day(at).label
+        if at is self._last_at:
+            return self._last_day
+        label = self._calendar.day(at).label
+        self._last_at, self._last_day = at, label
+        return label
+
+    def _cost(self, entry: LedgerEntry) -> Decimal:
+        """:func:`entry_cost` with the asset kind and ``unit_cost`` parse cached per text."""
+        asset = entry.asset
+        money = self._money_assets.get(asset)
+        if money is None:
+            money = is_money_asset(asset)
+            if len(self._money_assets) < 100_000:
+                self._money_assets[asset] = money
+        if money:
+            return entry.amount.amount if entry.amount is not None else _ZERO
+        meta = entry.meta
+        unit = meta.get("unit_cost")
+        if unit is not None:
+            per = self._unit_costs.get(unit)
+            if per is None:
+                per = Decimal(unit)
+                if len(self._unit_costs) < 100_000:
+                    self._unit_costs[unit] = per
+            return entry.units * per
+        tier = meta.get("tier")
+        if tier is not None:
+            return entry.units * self.tier_costs.get((entry.programme_id, tier), _ZERO)
+        return _ZERO
 
     def on_event(self, event_type: str, customer_id: str | None = None) -> None:
         """Count one replayed event of ``event_type`` (and its customer as active)."""
@@ -180,8 +215,9 @@ class MetricsCollector:
 
     def on_batch(self, batch: EntryBatch) -> None:
         """Fold the entries of one applied batch."""
+        on_entry = self.on_entry
         for entry in batch.entries:
-            self.on_entry(entry)
+            on_entry(entry)
 
     def on_entry(self, entry: LedgerEntry) -> None:
         """Fold one applied entry."""
@@ -196,7 +232,7 @@ class MetricsCollector:
             quantity = entry.quantity
             if quantity <= 0 or entry.asset.startswith("funnel:"):
                 return
-            cost = entry_cost(entry, self.tier_costs)
+            cost = self._cost(entry)
             acc.grants += 1
             acc.customers.add(entry.customer_id)
             acc.quantity[entry.asset] += quantity
@@ -211,7 +247,7 @@ class MetricsCollector:
             quantity = entry.quantity
             if quantity <= 0:
                 return
-            cost = entry_cost(entry, self.tier_costs)
+            cost = self._cost(entry)
             acc.clawbacks += 1
             acc.quantity[entry.asset] -= quantity
             acc.cost -= cost

@@ -92,6 +92,7 @@ from cardbenefits.programmes import ActivationLadder, GroupReward, LimitScope, P
 from cardbenefits.referrals import ReferralDecision, ReferralProgramme, decide_referral
 from cardbenefits.risk import RiskPolicy
 from cardbenefits.segments import (
+    LifecycleAt,
     LifecyclePolicy,
     RFMAccumulator,
     RFMCutoffs,
@@ -376,8 +377,11 @@ class Simulation:
         else:
             scores = {s.customer_id: self.cutoffs.score(s) for s in stats}
         out: dict[str, Customer] = {}
+        clock = LifecycleAt.of(at, self.lifecycle)
         for cid, customer in customers.items():
-            attributes = segment_attributes(scores[cid], customer.approved_at, at, self.lifecycle)
+            attributes = segment_attributes(
+                scores[cid], customer.approved_at, at, self.lifecycle, clock=clock
+            )
             out[cid] = customer.with_attributes(**attributes)
         return out
 
