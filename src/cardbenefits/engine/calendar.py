@@ -94,7 +94,7 @@ class LocalDay:
 class LocalCalendar:
     """Maps aware instants to cached :class:`LocalDay` values in one time zone."""
 
-    __slots__ = ("_days", "_local_tz", "_zone", "tz")
+    __slots__ = ("_days", "_hours", "_local_tz", "_zone", "tz")
 
     def __init__(self, tz: str = DEFAULT_TIMEZONE) -> None:
         self.tz = check_timezone(tz)
@@ -102,6 +102,8 @@ class LocalCalendar:
         self._days: dict[tuple[int, int, int], LocalDay] = {}
         # tzinfo objects seen, and whether they are this zone (their wall clock is already local)
         self._local_tz: dict[int, tuple[_dt.tzinfo, bool, _dt.timedelta | None]] = {}
+        # (fixed offset, wall year, month, day, hour) -> the LocalDay of that whole hour
+        self._hours: dict[tuple[_dt.timedelta, int, int, int, int], LocalDay] = {}
 
     def _kind(self, tzinfo: _dt.tzinfo | None) -> tuple[_dt.tzinfo, bool, _dt.timedelta | None]:
         """``(tzinfo, is this zone, its fixed offset or None)``, cached per tzinfo object."""
@@ -125,21 +127,46 @@ class LocalCalendar:
         if local:
             key = (i.year, i.month, i.day)
         else:
-            # UTC wall time = wall time - offset in force (fold included), which the zone's
-            # fromutc turns into local wall time. Plain datetime arithmetic: pendulum's
-            # overrides of astimezone/replace are slow on its subclass.
+            hour: tuple[_dt.timedelta, int, int, int, int] | None = None
             if offset is None:
                 offset = i.utcoffset()
+            else:
+                # a fixed offset: an hour of its wall time is one hour of UTC, mostly in one local day
+                hour = (offset, i.year, i.month, i.day, i.hour)
+                cached = self._hours.get(hour)
+                if cached is not None:
+                    return cached
             if offset is None:  # aware instants have an offset
                 raise EngineError("instants must be aware", path="instant", value=i)
-            zone = self._zone
-            wall = _NAIVE(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond, zone)
-            here = zone.fromutc(wall - offset)
+            here = self._here(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond, offset)
             key = (here.year, here.month, here.day)
+            if hour is not None and len(self._hours) < 1_000_000:
+                first = self._here(i.year, i.month, i.day, i.hour, 0, 0, 0, offset)
+                last = self._here(i.year, i.month, i.day, i.hour, 59, 59, 999_999, offset)
+                if (first.year, first.month, first.day) == key == (
+                    last.year,
+                    last.month,
+                    last.day,
+                ) and first.utcoffset() == last.utcoffset():
+                    # both ends on this day under one zone offset: no transition within the hour
+                    self._hours[hour] = self._day_of(key)
+        return self._day_of(key)
+
+    def _day_of(self, key: tuple[int, int, int]) -> LocalDay:
         found = self._days.get(key)
         if found is None:
             found = self._days[key] = LocalDay(_dt.date(*key))
         return found
+
+    def _here(
+        self, y: int, mo: int, d: int, h: int, mi: int, sec: int, us: int, offset: _dt.timedelta
+    ) -> _dt.datetime:
+        """The local wall time of the wall time ``y-mo-d h:mi:sec.us`` at UTC ``offset``."""
+        # UTC wall time = wall time - offset in force (fold included), which the zone's
+        # fromutc turns into local wall time. Plain datetime arithmetic: pendulum's
+        # overrides of astimezone/replace are slow on its subclass.
+        zone = self._zone
+        return zone.fromutc(_NAIVE(y, mo, d, h, mi, sec, us, zone) - offset)
 
     def local_date(self, instant: _dt.datetime) -> _dt.date:
         """The local date of ``instant``."""
