@@ -137,6 +137,7 @@ from cardbenefits.ledger import (
     LedgerView,
     MemoryLedger,
     SQLiteLedger,
+    WindowedLedger,
     export_jsonl,
     replay,
 )
@@ -335,6 +336,7 @@ __all__ = [
     "Wallet",
     "WalletIssuer",
     "Window",
+    "WindowedLedger",
     "__version__",
     "apply_decision",
     "are_consecutive",

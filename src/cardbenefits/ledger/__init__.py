@@ -44,6 +44,7 @@ from cardbenefits.ledger.export import ReplaySummary, export_jsonl, import_jsonl
 from cardbenefits.ledger.memory import MemoryLedger
 from cardbenefits.ledger.protocol import ApplyResult, Ledger, LedgerView, plan_charges
 from cardbenefits.ledger.sqlite import SQLiteLedger
+from cardbenefits.ledger.windowed import WindowedLedger, WindowStats, parse_horizon
 
 __all__ = [
     "ApplyResult",
@@ -60,11 +61,14 @@ __all__ = [
     "MemoryLedger",
     "ReplaySummary",
     "SQLiteLedger",
+    "WindowStats",
+    "WindowedLedger",
     "batch_from_json",
     "batch_to_json",
     "export_jsonl",
     "import_jsonl",
     "is_money_asset",
+    "parse_horizon",
     "plan_charges",
     "replay",
     "split_entry_id",
