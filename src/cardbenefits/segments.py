@@ -373,13 +373,17 @@ def lifecycle_stage(
 _NO_TIME = timedelta(0)
 
 
+def _naive_utc(instant: datetime) -> datetime:
+    """``instant`` as a naive plain datetime in UTC (no pendulum arithmetic on the way)."""
+    offset = instant.utcoffset()
+    assert offset is not None  # callers pass aware instants
+    i = instant
+    return datetime(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond) - offset
+
+
 def _interval_days(now: datetime, then: datetime) -> int:
     """``(now - then).days`` as a pendulum interval counts it: whole days, truncated toward zero."""
-    if now.tzinfo is then.tzinfo:
-        # same tzinfo object: datetime subtraction would compare wall clocks, not instants
-        delta = (now.replace(tzinfo=None) - now.utcoffset()) - (then.replace(tzinfo=None) - then.utcoffset())  # type: ignore[operator]
-    else:
-        delta = now - then
+    delta = _naive_utc(now) - _naive_utc(then)
     if delta < _NO_TIME:
         return -((-delta).days)
     return delta.days
