@@ -188,6 +188,7 @@ from cardbenefits.rules import explain as explain_rule
 from cardbenefits.rules import parse as parse_rule
 from cardbenefits.rules.batch import evaluate_batch
 from cardbenefits.segments import (
+    LifecycleAt,
     LifecycleStage,
     RFMAccumulator,
     RFMCutoffs,
@@ -277,6 +278,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerError",
     "LedgerView",
+    "LifecycleAt",
     "LifecycleStage",
     "Limit",
     "LimitExceededError",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import gc
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,16 +142,10 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress_reporter(err) if not args.no_progress else ((lambda _n: None), (lambda: None))
         )
         sim = setup.simulation(ledger=ledger, rfm=args.rfm)
-        # The replay allocates millions of short-lived, acyclic objects; the cyclic collector
-        # found almost nothing there and cost about 12% of the time. The command owns the
-        # process, so it pauses collection (a library caller decides for itself).
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         try:
+            # Simulation.run pauses the cyclic garbage collector for the replay itself.
             result = sim.run(setup.customers, setup.events, progress=update)
         finally:
-            if gc_was_enabled:
-                gc.enable()
             close()
         report = build_report(result, catalog_ref=setup.ref)
         files = write_report(report, args.out, html=not args.no_html)
