@@ -388,3 +388,13 @@ def test_json_schema_covers_every_section_and_kind(tmp_path: Path) -> None:
         assert f'"{kind}"' in text
     out = write_json_schema(tmp_path / "catalog.schema.json")
     assert json.loads(out.read_text(encoding="utf-8")) == schema
+
+
+def test_summary_counts_the_rules_of_later_sections() -> None:
+    # Programmes and ladders keep parsed rules, coupons too; the summary counts them all.
+    rewards = load_catalog(EXAMPLES / "rewards.yaml")
+    texts = [e.text for e in rewards.rules()]
+    assert len(texts) == rewards.summary()["rules"]
+    assert texts
+    assert all(isinstance(t, str) and t for t in texts)
+    assert load_catalog(EXAMPLES / "coupons.yaml").summary()["rules"] >= 1

@@ -37,7 +37,7 @@ from cardbenefits.catalog.sections import sections
 from cardbenefits.errors import CatalogError
 from cardbenefits.i18n import LocalizedText
 from cardbenefits.money import DEFAULT_CURRENCY
-from cardbenefits.rules import FieldSchema, FieldSpec, default_schema
+from cardbenefits.rules import FieldSchema, FieldSpec, Rule, default_schema
 
 __all__ = ["Catalog", "canonical_json", "dump_catalog"]
 
@@ -162,8 +162,14 @@ class Catalog:
 def _rules_in(value: Any) -> Iterator[Eligibility]:
     if isinstance(value, Eligibility):
         yield value
+    elif isinstance(value, Rule):
+        # Sections of later layers (programmes, coupons, campaigns) keep the parsed rule itself.
+        yield Eligibility(value.text, value)
     elif isinstance(value, tuple | list):
         for item in value:
+            yield from _rules_in(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
             yield from _rules_in(item)
     elif attrs.has(type(value)):
         for field in attrs.fields(type(value)):
