@@ -30,93 +30,65 @@ from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry
 from cardbenefits.ledger.errors import CounterLimitExceededError, IdempotencyConflictError
 from cardbenefits.ledger.protocol import ApplyResult, plan_charges
 
-__all__ = ["MemoryLedger"]
+__all__ = ["CounterBook", "MemoryLedger"]
 
 _ZERO = Decimal(0)
 # EntryKind.sign per kind, read without the property on the hot path
 _SIGNS = {kind: kind.sign for kind in EntryKind}
 
 
-class MemoryLedger:
-    """A :class:`~cardbenefits.ledger.protocol.Ledger` held in process memory.
+class CounterBook:
+    """What the in-memory ledgers share: counters, limits, balances and applied batches.
 
-    Thread-safe (one lock around each apply); not shared between processes and not durable.
-    Reads return the stored objects, which are immutable.
+    :meth:`_admit` is the head of every ``apply``: the idempotency check and the all-or-nothing
+    charge of a batch's net counter movements. The reading methods answer from the counters and
+    balances, which both adapters keep in full.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[str, Decimal] = {}
         self._limits: dict[str, Decimal] = {}
-        self._batches: dict[str, EntryBatch] = {}
-        self._entries: list[LedgerEntry] = []
-        self._by_id: dict[str, LedgerEntry] = {}
-        self._by_customer: dict[str, list[LedgerEntry]] = {}
-        self._by_programme: dict[str, list[LedgerEntry]] = {}
-        self._by_ref: dict[str, list[LedgerEntry]] = {}
         self._balances: dict[tuple[str, str], Decimal] = {}
+        self._batches: dict[str, EntryBatch] = {}
 
-    # -- writing ----------------------------------------------------------------------------
-    def apply(self, batch: EntryBatch) -> ApplyResult:
-        """Append ``batch`` atomically; see :class:`~cardbenefits.ledger.protocol.Ledger`."""
+    def _admit(self, batch: EntryBatch) -> ApplyResult | None:
+        """The answer for an already-applied key, or ``None`` once the batch's charges are made.
+
+        The caller holds the lock. ``plan_charges`` raises before anything is written, so a
+        refused batch changes nothing.
+        """
         key = batch.idempotency_key
-        with self._lock:
-            previous = self._batches.get(key)
-            if previous is not None:
-                if previous != batch:
-                    raise IdempotencyConflictError(key)
-                return ApplyResult(applied=False, already_applied=True, entries=previous.entries)
-            entries = batch.entries
-            if entries:
-                net = batch.net_charges()
-                if net:
-                    # plan_charges raises before anything is written: the batch is all or nothing.
-                    self._counters.update(plan_charges(net, self._counters))
-                    limits = self._limits
-                    for counter, (_delta, limit) in net.items():
-                        if limit is not None:
-                            limits[counter] = limit
-            self._batches[key] = batch
-            if entries:
-                self._index(entries)
-            return ApplyResult(applied=True, already_applied=False, entries=entries)
+        previous = self._batches.get(key)
+        if previous is not None:
+            if previous != batch:
+                raise IdempotencyConflictError(key)
+            return ApplyResult(applied=False, already_applied=True, entries=previous.entries)
+        if batch.entries:
+            net = batch.net_charges()
+            if net:
+                self._counters.update(plan_charges(net, self._counters))
+                limits = self._limits
+                for counter, (_delta, limit) in net.items():
+                    if limit is not None:
+                        limits[counter] = limit
+        self._batches[key] = batch
+        return None
 
-    def _index(self, entries: tuple[LedgerEntry, ...]) -> None:
-        """Append entries to the log, the lookups and the balances (the caller holds the lock)."""
-        self._entries.extend(entries)
-        by_id, by_customer, by_programme, by_ref = (
-            self._by_id,
-            self._by_customer,
-            self._by_programme,
-            self._by_ref,
-        )
+    def _add_balances(self, entries: tuple[LedgerEntry, ...]) -> None:
+        """Move the customers' balances by the entries' signed quantities (lock held)."""
         balances = self._balances
         for entry in entries:
-            by_id[entry.entry_id] = entry
-            customer_id = entry.customer_id
-            found = by_customer.get(customer_id)
-            if found is None:
-                by_customer[customer_id] = [entry]
-            else:
-                found.append(entry)
-            found = by_programme.get(entry.programme_id)
-            if found is None:
-                by_programme[entry.programme_id] = [entry]
-            else:
-                found.append(entry)
-            ref = entry.ref
-            if ref is not None:
-                found = by_ref.get(ref)
-                if found is None:
-                    by_ref[ref] = [entry]
-                else:
-                    found.append(entry)
             amount = entry.amount
             quantity = amount.amount if amount is not None else entry.units
             if _SIGNS[entry.kind] < 0:
                 quantity = -quantity
-            balance_key = (customer_id, entry.asset)
+            balance_key = (entry.customer_id, entry.asset)
             balances[balance_key] = balances.get(balance_key, _ZERO) + quantity
+
+    def apply(self, batch: EntryBatch) -> ApplyResult:  # pragma: no cover - adapters override
+        """Append ``batch`` atomically (each adapter implements it)."""
+        raise NotImplementedError
 
     def try_apply(self, batch: EntryBatch) -> ApplyResult:
         """Like :meth:`apply`, returning a limit refusal instead of raising it."""
@@ -133,7 +105,6 @@ class MemoryLedger:
         """
         return [self.try_apply(batch) for batch in batches]
 
-    # -- reading ----------------------------------------------------------------------------
     def usage(self, counter: str) -> Decimal:
         """The counter's current value (zero for a counter never charged)."""
         return self._counters.get(counter, _ZERO)
@@ -156,6 +127,66 @@ class MemoryLedger:
         """Signed sum of the customer's entries in ``asset``."""
         return self._balances.get((customer_id, asset), _ZERO)
 
+
+class MemoryLedger(CounterBook):
+    """A :class:`~cardbenefits.ledger.protocol.Ledger` held in process memory.
+
+    Thread-safe (one lock around each apply); not shared between processes and not durable.
+    Reads return the stored objects, which are immutable.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[LedgerEntry] = []
+        self._by_id: dict[str, LedgerEntry] = {}
+        self._by_customer: dict[str, list[LedgerEntry]] = {}
+        self._by_programme: dict[str, list[LedgerEntry]] = {}
+        self._by_ref: dict[str, list[LedgerEntry]] = {}
+
+    # -- writing ----------------------------------------------------------------------------
+    def apply(self, batch: EntryBatch) -> ApplyResult:
+        """Append ``batch`` atomically; see :class:`~cardbenefits.ledger.protocol.Ledger`."""
+        with self._lock:
+            done = self._admit(batch)
+            if done is not None:
+                return done
+            entries = batch.entries
+            if entries:
+                self._index(entries)
+                self._add_balances(entries)
+            return ApplyResult(applied=True, already_applied=False, entries=entries)
+
+    def _index(self, entries: tuple[LedgerEntry, ...]) -> None:
+        """Append entries to the log and the lookups (the caller holds the lock)."""
+        self._entries.extend(entries)
+        by_id, by_customer, by_programme, by_ref = (
+            self._by_id,
+            self._by_customer,
+            self._by_programme,
+            self._by_ref,
+        )
+        for entry in entries:
+            by_id[entry.entry_id] = entry
+            customer_id = entry.customer_id
+            found = by_customer.get(customer_id)
+            if found is None:
+                by_customer[customer_id] = [entry]
+            else:
+                found.append(entry)
+            found = by_programme.get(entry.programme_id)
+            if found is None:
+                by_programme[entry.programme_id] = [entry]
+            else:
+                found.append(entry)
+            ref = entry.ref
+            if ref is not None:
+                found = by_ref.get(ref)
+                if found is None:
+                    by_ref[ref] = [entry]
+                else:
+                    found.append(entry)
+
+    # -- reading ----------------------------------------------------------------------------
     def entries(
         self, *, customer_id: str | None = None, programme_id: str | None = None, ref: str | None = None
     ) -> list[LedgerEntry]:

@@ -64,23 +64,19 @@ from __future__ import annotations
 
 import heapq
 import re
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import attrs
 
 from cardbenefits.errors import CardBenefitsError
-from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry, split_entry_id
-from cardbenefits.ledger.errors import CounterLimitExceededError, IdempotencyConflictError
-from cardbenefits.ledger.protocol import ApplyResult, plan_charges
+from cardbenefits.ledger.entries import EntryBatch, LedgerEntry, split_entry_id
+from cardbenefits.ledger.memory import CounterBook
+from cardbenefits.ledger.protocol import ApplyResult
 
 __all__ = ["WindowStats", "WindowedLedger", "parse_horizon"]
 
-_ZERO = Decimal(0)
-_SIGNS = {kind: kind.sign for kind in EntryKind}
 _HORIZON = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[dh])\s*$")
 _REF_SALT = 0x5DEECE66D
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -147,7 +143,7 @@ class _Bloom:
         return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(h))
 
 
-class WindowedLedger:
+class WindowedLedger(CounterBook):
     """A :class:`~cardbenefits.ledger.protocol.Ledger` in process memory that forgets old history.
 
     ``horizon``: how far behind the newest entry time a batch is kept. ``bloom_bits_log2``: size of
@@ -162,12 +158,8 @@ class WindowedLedger:
             raise CardBenefitsError(
                 "bloom_bits_log2 must be between 10 and 34", path="bloom_bits_log2", value=bloom_bits_log2
             )
+        super().__init__()
         self.horizon = horizon
-        self._lock = threading.Lock()
-        self._counters: dict[str, Decimal] = {}
-        self._limits: dict[str, Decimal] = {}
-        self._balances: dict[tuple[str, str], Decimal] = {}
-        self._batches: dict[str, EntryBatch] = {}
         self._entries: dict[str, LedgerEntry] = {}  # by id, in application order
         # lists for the many small indexes (a deque costs ~600 bytes even when empty), a deque
         # for the few large per-programme ones (evicted from the front)
@@ -194,24 +186,14 @@ class WindowedLedger:
         """Append ``batch`` atomically; see :class:`~cardbenefits.ledger.protocol.Ledger`."""
         key = batch.idempotency_key
         with self._lock:
-            previous = self._batches.get(key)
-            if previous is not None:
-                if previous != batch:
-                    raise IdempotencyConflictError(key)
-                return ApplyResult(applied=False, already_applied=True, entries=previous.entries)
+            done = self._admit(batch)
+            if done is not None:
+                return done
             entries = batch.entries
-            if entries:
-                net = batch.net_charges()
-                if net:
-                    self._counters.update(plan_charges(net, self._counters))
-                    limits = self._limits
-                    for counter, (_delta, limit) in net.items():
-                        if limit is not None:
-                            limits[counter] = limit
-            self._batches[key] = batch
             self._seq += 1
             if entries:
                 self._index(entries)
+                self._add_balances(entries)
                 newest = max(e.at for e in entries) if len(entries) > 1 else entries[0].at
                 stamp = _micros(newest)
                 heapq.heappush(self._heap, (stamp, self._seq, key))
@@ -257,55 +239,15 @@ class WindowedLedger:
                 self._evicted.add(hash(ref) ^ _REF_SALT)
 
     def _index(self, entries: tuple[LedgerEntry, ...]) -> None:
-        """Add entries to the log, the lookups and the balances (the caller holds the lock)."""
-        balances = self._balances
+        """Add entries to the log and the lookups (the caller holds the lock)."""
         for entry in entries:
             self._entries[entry.entry_id] = entry
             _link_list(self._by_customer, entry.customer_id, entry)
             _link(self._by_programme, entry.programme_id, entry)
             if entry.ref is not None:
                 _link_list(self._by_ref, entry.ref, entry)
-            amount = entry.amount
-            quantity = amount.amount if amount is not None else entry.units
-            if _SIGNS[entry.kind] < 0:
-                quantity = -quantity
-            balance_key = (entry.customer_id, entry.asset)
-            balances[balance_key] = balances.get(balance_key, _ZERO) + quantity
 
-    def try_apply(self, batch: EntryBatch) -> ApplyResult:
-        """Like :meth:`apply`, returning a limit refusal instead of raising it."""
-        try:
-            return self.apply(batch)
-        except CounterLimitExceededError as refusal:
-            return ApplyResult(applied=False, already_applied=False, refusal=refusal)
-
-    def apply_many(self, batches: Iterable[EntryBatch]) -> list[ApplyResult]:
-        """:meth:`try_apply` each batch in order; limit refusals are returned, other errors raised."""
-        return [self.try_apply(batch) for batch in batches]
-
-    # -- reading ----------------------------------------------------------------------------
-    def usage(self, counter: str) -> Decimal:
-        """The counter's current value (zero for a counter never charged); never evicted."""
-        return self._counters.get(counter, _ZERO)
-
-    def usages(self, counters: Iterable[str]) -> dict[str, Decimal]:
-        """Current values of several counters."""
-        with self._lock:
-            return {c: self._counters.get(c, _ZERO) for c in counters}
-
-    def limit(self, counter: str) -> Decimal | None:
-        """The limit most recently stated for the counter."""
-        return self._limits.get(counter)
-
-    def counters(self) -> dict[str, Decimal]:
-        """A snapshot of every counter ever charged, by name."""
-        with self._lock:
-            return dict(sorted(self._counters.items()))
-
-    def balance(self, customer_id: str, asset: str) -> Decimal:
-        """Signed sum of all the customer's entries in ``asset``, evicted ones included."""
-        return self._balances.get((customer_id, asset), _ZERO)
-
+    # -- reading: counters and balances come from CounterBook and are never evicted ------
     def entries(
         self, *, customer_id: str | None = None, programme_id: str | None = None, ref: str | None = None
     ) -> list[LedgerEntry]:
