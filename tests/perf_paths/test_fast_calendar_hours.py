@@ -50,3 +50,23 @@ def test_hours_around_local_midnights(zone: str, year: int, offset: int, minutes
         for m in (minutes, -minutes, 0, 1, -1):
             at = (midnight.astimezone(dt.UTC) + dt.timedelta(minutes=m)).astimezone(fixed)
             assert calendar.day(at).date == at.astimezone(tz).date()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ZONES), st.lists(utc_instants, min_size=1, max_size=20), st.integers(-90, 90))
+def test_pendulum_utc_instants_use_the_hour_cache_and_give_the_astimezone_date(
+    zone: str, instants: list[dt.datetime], minutes: int
+) -> None:
+    import pendulum
+
+    calendar, tz = LocalCalendar(zone), ZoneInfo(zone)
+    for instant in instants:
+        # the ledger keeps instants in pendulum.UTC, a zoneinfo zone with a constant offset
+        for at in (instant, instant + dt.timedelta(minutes=minutes)):
+            ledger_at = pendulum.instance(at).in_timezone(pendulum.UTC)
+            assert calendar.day(ledger_at).date == at.astimezone(tz).date()
+        local_midnight = dt.datetime.combine(instant.astimezone(tz).date(), dt.time(), tzinfo=tz)
+        for m in (minutes, -1, 0, 1):
+            at = local_midnight.astimezone(dt.UTC) + dt.timedelta(minutes=m)
+            ledger_at = pendulum.instance(at).in_timezone(pendulum.UTC)
+            assert calendar.day(ledger_at).date == at.astimezone(tz).date()

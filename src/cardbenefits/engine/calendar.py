@@ -91,6 +91,9 @@ class LocalDay:
         return found
 
 
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"})
+
+
 class LocalCalendar:
     """Maps aware instants to cached :class:`LocalDay` values in one time zone."""
 
@@ -114,6 +117,9 @@ class LocalCalendar:
             local = getattr(tzinfo, "key", None) == self.tz or getattr(tzinfo, "name", None) == self.tz
             # datetime.timezone and pendulum's FixedTimezone have one offset whatever the instant
             fixed = tzinfo.utcoffset(None) if isinstance(tzinfo, _dt.timezone | FixedTimezone) else None
+            if fixed is None and getattr(tzinfo, "key", None) in _UTC_KEYS:
+                # pendulum.UTC (the ledger's zone) is a zoneinfo zone, but UTC never changes offset
+                fixed = _dt.timedelta(0)
             known = (tzinfo, local, fixed)
             if len(self._local_tz) < 1024:
                 # the dict keeps the object alive, so its id is never reused by another tzinfo

@@ -29,13 +29,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import attrs
-import pendulum
 
 from cardbenefits.clock import DEFAULT_TIMEZONE
 from cardbenefits.engine.calendar import LocalCalendar
@@ -44,9 +42,6 @@ from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry, is_m
 __all__ = ["MetricsCollector", "ProgrammeMetrics", "RunMetrics", "entry_cost"]
 
 _ZERO = Decimal(0)
-_UTC = UTC
-_PENDULUM_UTC = pendulum.UTC
-_HOUR_LAST = timedelta(hours=1) - timedelta(microseconds=1)
 
 #: Issuer cost per unit of a ladder tier's reward: ``(programme id, tier id) -> yuan per unit``.
 TierCosts = Mapping[tuple[str, str], Decimal]
@@ -181,40 +176,13 @@ class MetricsCollector:
     _money_assets: dict[str, bool] = attrs.field(factory=dict, init=False)
     _unit_costs: dict[str, Decimal] = attrs.field(factory=dict, init=False)
 
-    # UTC hour (y, m, d, h) -> its local day label, for hours wholly inside one local day
-    _hours: dict[tuple[int, int, int, int], str] = attrs.field(factory=dict, init=False)
-    _zone: ZoneInfo = attrs.field(
-        init=False, default=attrs.Factory(lambda self: ZoneInfo(self.timezone), takes_self=True)
-    )
-
     def _day(self, at: datetime) -> str:
         if at is self._last_at:
             return self._last_day
-        tz = at.tzinfo
-        if tz is _UTC or tz is _PENDULUM_UTC:  # ledger entries are kept in UTC
-            key = (at.year, at.month, at.day, at.hour)
-            label = self._hours.get(key)
-            if label is None:
-                label = self._calendar.day(at).label
-                if self._whole_hour(key, label) and len(self._hours) < 1_000_000:
-                    self._hours[key] = label
-        else:
-            label = self._calendar.day(at).label
+        # The calendar caches whole local-day hours for fixed-offset and UTC instants.
+        label = self._calendar.day(at).label
         self._last_at, self._last_day = at, label
         return label
-
-    def _whole_hour(self, key: tuple[int, int, int, int], label: str) -> bool:
-        """True when every instant of the UTC hour ``key`` falls on the local day ``label``.
-
-        Both ends of the hour are on that day and the zone's offset is the same at both, so no
-        transition moves the wall clock in between (local time is then monotonic in the hour).
-        """
-        start = datetime(*key, tzinfo=_UTC)
-        end = start + _HOUR_LAST
-        zone = self._zone
-        if start.astimezone(zone).utcoffset() != end.astimezone(zone).utcoffset():
-            return False
-        return self._calendar.day(start).label == label and self._calendar.day(end).label == label
 
     def _cost(self, entry: LedgerEntry) -> Decimal:
         """:func:`entry_cost` with the asset kind and ``unit_cost`` parse cached per text."""
