@@ -626,6 +626,8 @@ class Customer:
         """
         # Only the new values need checking and freezing: the rest is this customer's, already
         # valid (the result equals attrs.evolve(self, attributes=...), at a fraction of the cost).
+        # Check them in the merged mapping's order, so the first error is the one evolve reports.
+        values = {key: values[key] for key in {**self.attributes, **values} if key in values}
         for key in values:
             if key in _RECORD_KEYS:
                 raise FactError(
