@@ -920,10 +920,11 @@ class Engine:
                     continue
                 if measure == _M_COUNT:
                     release = have if kept <= 0 else _ZERO
-                elif measure == _M_COST:
-                    release = claw * unit_cost if periodic else min(claw * unit_cost, have)
                 else:
-                    release = claw if periodic else min(claw, have)
+                    release = claw * unit_cost if measure == _M_COST else claw
+                    # a period's claw may undo other transactions' grants, charged to other
+                    # periods of the limit: release at most what this counter holds
+                    release = min(release, ev.used(counter)) if periodic else min(release, have)
             if release > 0:
                 charges.append(build.charge(counter, -release, None))
         if claw <= 0 and not charges:
@@ -939,7 +940,10 @@ class Engine:
             tid,
             "refund clawback",
             tuple(charges),
-            build.frozen_map({"kept": str(kept), "remaining": str(remaining.amount)}),
+            # the grant's unit cost: a report prices the clawback as the grant was priced
+            build.frozen_map(
+                {"kept": str(kept), "remaining": str(remaining.amount), "unit_cost": str(unit_cost)}
+            ),
         )
         ev.charge(charges)
         if claw > 0:

@@ -419,92 +419,11 @@ class Simulation:
     def _run(
         self, customers: Mapping[str, Customer], events: Iterable[Event], progress: Progress | None
     ) -> SimulationResult:
-        people = dict(customers)
-        engine, ledger = self.engine, self.ledger
-        stage: dict[str, str] = {}
-        metrics = MetricsCollector(timezone=engine.timezone, tier_costs=_tier_costs(engine),
-                                   stage_of=stage.get)  # fmt: skip
-        funnel_entries: dict[str, list[LedgerEntry]] = {cid: [] for cid in self.funnels}
-        watched: list[Watched] = []
-        state = self._state = _RunState()
-        if self.coupon_templates:  # a ledger carried over from an earlier run may hold coupons
-            state.holders.update(e.customer_id for e in ledger.entries() if e.asset.startswith("coupon:"))
-        history: RFMAccumulator | None = (
-            RFMAccumulator(at=self.as_of, currency=self.engine_currency) if self.as_of is not None else None
-        )
-        segmented = False
-        history_events = done = 0
-        first: _dt.datetime | None = None
-        last: _dt.datetime | None = None
-        as_of = self.as_of
-        watch = self.watch
+        replay = Replay(self, customers, progress)
+        feed = replay.feed
         for event in events:
-            done += 1
-            if progress is not None and done % 4096 == 0:
-                progress(done)
-            at = event.transacted_at if isinstance(event, Transaction) else event.at
-            if not segmented:
-                if as_of is not None and at < as_of:
-                    history_events += 1
-                    if isinstance(event, Transaction) and history is not None:
-                        history.add_transaction(event)
-                    continue
-                people = self._segment(people, history, as_of if as_of is not None else at)
-                stage.update(
-                    (cid, str(c.attributes.get("lifecycle", "unknown"))) for cid, c in people.items()
-                )
-                segmented = True
-                history = None
-                self._start_groups(people)
-            while state.pending and state.pending[0][0] <= at:
-                deadline, group = state.pending.pop(0)
-                self._evaluate_group(group, deadline, metrics)
-            if first is None:
-                first = at
-            last = at
-            metrics.on_event(event.event_type, event.customer_id)
-            is_watched = watch is not None and (
-                event.customer_id == watch or (isinstance(event, Referral) and event.inviter_id == watch)
-            )
-            try:
-                outcome = self._decide(event, people, metrics, funnel_entries)
-                if isinstance(event, Transaction) and self.coupon_templates:
-                    self._checkout(event, people, metrics, funnel_entries, watched=is_watched)
-            except CardBenefitsError as exc:
-                if isinstance(exc, SimulationError):
-                    raise
-                raise SimulationError(f"event {event.id}: {exc}", path=exc.path, value=exc.value) from exc
-            if is_watched:
-                note = ""
-                if state.checkout and state.checkout[-1].payment_id == event.id:
-                    note = "checkout"
-                watched.append(Watched(event, outcome, note))
-        if progress is not None:
-            progress(done)
-        if not segmented:
-            people = self._segment(people, history, as_of if as_of is not None else _epoch(engine))
-        elif last is not None:
-            for _deadline, group in state.pending:
-                self._evaluate_group(group, last, metrics)
-        state.pending.clear()
-        result = metrics.result(_programme_ids(engine, self.funnels, self.referral_programmes))
-        limits, budgets = _limits(engine, ledger, self.funnels, self.coupon_issuer)
-        return SimulationResult(
-            catalog_version=engine.catalog_version,
-            as_of=as_of if as_of is not None else first,
-            first_event=first,
-            last_event=last,
-            history_events=history_events,
-            metrics=result,
-            limits=limits,
-            budgets=budgets,
-            funnels={cid: funnel_metrics(c, funnel_entries[cid]) for cid, c in self.funnels.items()},
-            segments=_segment_counts(people),
-            ledger=ledger,
-            watched=tuple(watched),
-            customers=people,
-            groups=tuple(state.groups),
-        )
+            feed(event)
+        return replay.finish()
 
     @property
     def checkouts(self) -> tuple[CheckoutOutcome, ...]:
@@ -743,6 +662,147 @@ class Simulation:
             clawed = any(g.kind is EntryKind.CLAWBACK for g in decision.grants)
             state.groups.append(GroupOutcome(group.id, group_id, at, rate.members, rate.activated,
                                              rate.required, granted, clawed))  # fmt: skip
+
+
+class Replay:
+    """One run of a :class:`Simulation`, fed event by event (what :meth:`Simulation.run` loops over).
+
+    The columnar fast path (:mod:`cardbenefits.simulate.fast`) feeds it only the events the
+    batch evaluator does not decide, segments the customers when its own rows reach ``as_of``
+    (:meth:`segment`), folds the evaluator's figures into :attr:`metrics` and finishes the run
+    at the stream's last instant.
+    """
+
+    def __init__(self, sim: Simulation, customers: Mapping[str, Customer], progress: Progress | None) -> None:
+        self.sim = sim
+        self.people = dict(customers)
+        engine, ledger = sim.engine, sim.ledger
+        self.stage: dict[str, str] = {}
+        self.metrics = MetricsCollector(timezone=engine.timezone, tier_costs=_tier_costs(engine),
+                                        stage_of=self.stage.get)  # fmt: skip
+        self.funnel_entries: dict[str, list[LedgerEntry]] = {cid: [] for cid in sim.funnels}
+        self.watched: list[Watched] = []
+        state = sim._state = _RunState()
+        if sim.coupon_templates:  # a ledger carried over from an earlier run may hold coupons
+            state.holders.update(e.customer_id for e in ledger.entries() if e.asset.startswith("coupon:"))
+        self.history: RFMAccumulator | None = (
+            RFMAccumulator(at=sim.as_of, currency=sim.engine_currency) if sim.as_of is not None else None
+        )
+        self.segmented = False
+        self.history_events = 0
+        self.done = 0
+        self.first: _dt.datetime | None = None
+        self.last: _dt.datetime | None = None
+        self.progress = progress
+
+    def segment(self, at: _dt.datetime) -> None:
+        """Score every customer as of ``as_of`` (or ``at``, the first replayed instant) and start groups."""
+        sim = self.sim
+        as_of = sim.as_of
+        self.people = sim._segment(self.people, self.history, as_of if as_of is not None else at)
+        self.stage.update(
+            (cid, str(c.attributes.get("lifecycle", "unknown"))) for cid, c in self.people.items()
+        )
+        self.segmented = True
+        self.history = None
+        sim._start_groups(self.people)
+
+    def feed(self, event: Event, *, count: bool = True) -> None:
+        """Replay one event (``count=False``: its event count is folded in by the caller)."""
+        sim = self.sim
+        self.done += 1
+        if self.progress is not None and self.done % 4096 == 0:
+            self.progress(self.done)
+        at = event.transacted_at if isinstance(event, Transaction) else event.at
+        if not self.segmented:
+            as_of = sim.as_of
+            if as_of is not None and at < as_of:
+                self.history_events += 1
+                if isinstance(event, Transaction) and self.history is not None:
+                    self.history.add_transaction(event)
+                return
+            self.segment(at)
+        self.due(at)
+        if self.first is None:
+            self.first = at
+        self.last = at
+        metrics = self.metrics
+        if count:
+            metrics.on_event(event.event_type, event.customer_id)
+        watch = sim.watch
+        is_watched = watch is not None and (
+            event.customer_id == watch or (isinstance(event, Referral) and event.inviter_id == watch)
+        )
+        try:
+            outcome = sim._decide(event, self.people, metrics, self.funnel_entries)
+            if isinstance(event, Transaction) and sim.coupon_templates:
+                sim._checkout(event, self.people, metrics, self.funnel_entries, watched=is_watched)
+        except CardBenefitsError as exc:
+            if isinstance(exc, SimulationError):
+                raise
+            raise SimulationError(f"event {event.id}: {exc}", path=exc.path, value=exc.value) from exc
+        if is_watched:
+            state = sim._state
+            note = ""
+            if state.checkout and state.checkout[-1].payment_id == event.id:
+                note = "checkout"
+            self.watched.append(Watched(event, outcome, note))
+
+    def due(self, at: _dt.datetime) -> None:
+        """Evaluate the group rewards whose deadline is at or before ``at``."""
+        state = self.sim._state
+        while state.pending and state.pending[0][0] <= at:
+            deadline, group = state.pending.pop(0)
+            self.sim._evaluate_group(group, deadline, self.metrics)
+
+    def finish(
+        self, first: _dt.datetime | None = None, last: _dt.datetime | None = None, ledger: Any = None
+    ) -> SimulationResult:
+        """The result; ``first``/``last`` widen the run's span to events fed elsewhere and
+        ``ledger`` (anything with ``usage``) reads the limits' counters."""
+        sim = self.sim
+        engine = sim.engine
+        if self.progress is not None:
+            self.progress(self.done)
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
+        metrics, state = self.metrics, sim._state
+        if not self.segmented:
+            as_of = sim.as_of
+            self.people = sim._segment(
+                self.people, self.history, as_of if as_of is not None else _epoch(engine)
+            )
+        elif self.last is not None:
+            self.due(self.last)
+            for _deadline, group in state.pending:
+                self._evaluate_late(group)
+        state.pending.clear()
+        result = metrics.result(_programme_ids(engine, sim.funnels, sim.referral_programmes))
+        limits, budgets = _limits(engine, ledger if ledger is not None else sim.ledger, sim.funnels,
+                                  sim.coupon_issuer)  # fmt: skip
+        as_of = sim.as_of
+        return SimulationResult(
+            catalog_version=engine.catalog_version,
+            as_of=as_of if as_of is not None else self.first,
+            first_event=self.first,
+            last_event=self.last,
+            history_events=self.history_events,
+            metrics=result,
+            limits=limits,
+            budgets=budgets,
+            funnels={cid: funnel_metrics(c, self.funnel_entries[cid]) for cid, c in sim.funnels.items()},
+            segments=_segment_counts(self.people),
+            ledger=sim.ledger,
+            watched=tuple(self.watched),
+            customers=self.people,
+            groups=tuple(state.groups),
+        )
+
+    def _evaluate_late(self, group: GroupReward) -> None:
+        assert self.last is not None
+        self.sim._evaluate_group(group, self.last, self.metrics)
 
 
 def _epoch(engine: Engine) -> _dt.datetime:

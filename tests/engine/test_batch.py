@@ -1,0 +1,271 @@
+"""The batch evaluator decides exactly what the engine decides (every figure, every counter)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import pendulum
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cardbenefits.engine import Engine
+from cardbenefits.engine.batch import BatchEvaluator, ProgrammeTotals, Rows
+from cardbenefits.errors import EngineError
+from cardbenefits.facts import CardHolding, Customer, Transaction, event_sort_key
+from cardbenefits.ledger import MemoryLedger
+from cardbenefits.money import Money
+from cardbenefits.programmes import (
+    AccrualReward,
+    BonusMultiplier,
+    FixedReward,
+    Limit,
+    PercentReward,
+    Qualifier,
+    TransactionProgramme,
+)
+from cardbenefits.rules import parse
+from cardbenefits.simulate.metrics import MetricsCollector
+from cardbenefits.simulate.replay import reason_code
+
+TZ = "Asia/Shanghai"
+START = pendulum.datetime(2026, 10, 25, tz=TZ)
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def _card(card_id: str, product: str, tier: str, approved: str, billing_day: int) -> CardHolding:
+    return CardHolding(card_id, product, tier, approved, billing_day=billing_day)
+
+
+PEOPLE = {
+    c.id: c
+    for c in (
+        Customer(
+            "c0", "p0", tags={"gamer"}, cards=(_card("k0", "youth", "classic", "2026-01-05T09:00+08:00", 5),)
+        ),
+        Customer("c1", "p0", cards=(_card("k1", "career", "gold", "2025-03-01T09:00+08:00", 31),)),
+        Customer(
+            "c2", "p2", tags={"gamer"}, cards=(_card("k2", "career", "gold", "2024-06-01T09:00+08:00", 20),)
+        ),
+    )
+}
+MCCS = ["5411", "5812", "6011", "4511"]
+
+
+def _us(at: _dt.datetime) -> int:
+    d = at - EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def rows_of(engine: Engine, events: list[Transaction]) -> Rows:
+    day = engine.calendar.day
+    return Rows(
+        id=[t.id for t in events],
+        customer_id=[t.customer_id for t in events],
+        card_id=[t.card_id for t in events],
+        merchant_id=[t.merchant_id for t in events],
+        mcc=[t.mcc for t in events],
+        channel=[t.channel.value for t in events],
+        kind=[t.kind.value for t in events],
+        amount=[t.amount.amount for t in events],
+        currency=[t.amount.currency for t in events],
+        refund_of=[t.refund_of for t in events],
+        at_us=[_us(t.transacted_at) for t in events],
+        posted_us=[_us(t.posted_at) for t in events],
+        day=[day(t.transacted_at).label for t in events],
+        posted_day=[day(t.posted_at).label for t in events],
+    )
+
+
+limits = st.builds(
+    Limit,
+    id=st.sampled_from(["a", "b", "c"]),
+    maximum=st.sampled_from([1, 3, 5, 12, 40, 200]),
+    scope=st.sampled_from(["customer", "person", "global"]),
+    measure=st.sampled_from(["count", "amount", "cost"]),
+    period=st.sampled_from(["day", "month", "statement", "campaign"]),
+)
+
+
+@st.composite
+def programmes(draw: Any) -> list[TransactionProgramme]:
+    out: list[TransactionProgramme] = []
+    for i in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["fixed", "percent", "accrual", "period", "bonus"]))
+        accruals = [p.id for p in out if isinstance(p.reward, AccrualReward)]
+        if kind == "bonus" and not accruals:
+            kind = "accrual"
+        qualifier = Qualifier(
+            kinds=draw(st.sampled_from([{"purchase"}, {"purchase", "cash_advance"}])),
+            min_amount=draw(st.sampled_from([None, Money.of(10), Money.of(50)])),
+            excluded_mccs=draw(st.sampled_from([set(), {"6011"}])),
+            mccs=draw(st.sampled_from([None, None, {"5411", "5812"}])),
+            channels=draw(st.sampled_from([None, None, {"online"}])),
+            time_basis=draw(st.sampled_from(["transaction", "transaction", "posting"])),
+        )
+        reward: Any
+        cost = Money.zero()
+        chosen = draw(st.lists(limits, max_size=2, unique_by=lambda lim: lim.id))
+        period = draw(st.sampled_from(["month", "day", "statement"]))
+        if kind == "fixed":
+            reward = FixedReward(amount=Money.of(draw(st.sampled_from(["5", "0.5", "12.34"]))))
+        elif kind == "percent":
+            cap = draw(st.sampled_from([None, Money.of(3)]))
+            rounding = draw(st.sampled_from(["half_up", "down", "half_even"]))
+            rate = draw(st.sampled_from(["1", "2.5", "5"]))
+            reward = PercentReward(rate, per_transaction_cap=cap, rounding=rounding)
+        elif kind in ("accrual", "period"):
+            reward = AccrualReward("points", Money.of(draw(st.sampled_from(["20", "7.5"]))),
+                                   units=draw(st.sampled_from([1, 2])),
+                                   flooring="period" if kind == "period" else "transaction")  # fmt: skip
+            cost = Money.of("0.01")
+            if kind == "period":
+                chosen = [lim for lim in chosen if lim.measure.value != "count"]
+        else:
+            reward = BonusMultiplier(draw(st.sampled_from(accruals)), draw(st.sampled_from(["1.5", "2"])))
+            cost = Money.of("0.01")
+        eligibility = draw(st.sampled_from([None, None, parse('tags has any of {"gamer"}')]))
+        valid_from = draw(st.sampled_from([None, START.add(days=9)]))
+        out.append(TransactionProgramme(f"p{i}", qualifier, reward, limits=tuple(chosen),
+                                        eligibility=eligibility, period=period, valid_from=valid_from,
+                                        cost_per_unit=cost))  # fmt: skip
+    return out
+
+
+@st.composite
+def streams(draw: Any) -> list[Transaction]:
+    events: list[Transaction] = []
+    left: dict[str, tuple[Transaction, Decimal]] = {}
+    for i in range(draw(st.integers(1, 60))):
+        at = START.add(hours=draw(st.integers(0, 24 * 70)), minutes=draw(st.integers(0, 59)))
+        open_ = [t for t, rest in left.values() if rest > 0 and t.transacted_at <= at]
+        if open_ and draw(st.integers(0, 3)) == 0:
+            original = draw(st.sampled_from(sorted(open_, key=lambda t: t.id)))
+            rest = left[original.id][1]
+            kind = draw(st.sampled_from(["refund", "refund", "reversal"]))
+            amount = (
+                rest if kind == "reversal" or draw(st.booleans()) else (rest / 2).quantize(Decimal("0.01"))
+            )
+            if amount <= 0:
+                continue
+            left[original.id] = (original, rest - amount)
+            events.append(Transaction(f"r{i}", original.customer_id, original.card_id, Money(amount, "CNY"),
+                                      "m1", original.mcc, original.channel, kind, at,
+                                      refund_of=original.id))  # fmt: skip
+            continue
+        cid = draw(st.sampled_from(sorted(PEOPLE)))
+        amount = Decimal(draw(st.integers(100, 40_000))) / 100
+        posted = at.add(days=draw(st.sampled_from([0, 0, 1, 3])))
+        t = Transaction(f"t{i}", cid, PEOPLE[cid].cards[0].card_id, Money(amount, "CNY"), "m1",
+                        draw(st.sampled_from(MCCS)), draw(st.sampled_from(["pos", "online"])),
+                        draw(st.sampled_from(["purchase", "purchase", "purchase", "cash_advance"])), at,
+                        posted_at=posted)  # fmt: skip
+        events.append(t)
+        left[t.id] = (t, amount)
+    return sorted(events, key=event_sort_key)
+
+
+def reference(engine: Engine, events: list[Transaction]) -> tuple[MetricsCollector, MemoryLedger]:
+    ledger = MemoryLedger()
+    metrics = MetricsCollector(timezone=engine.timezone)
+    for t in events:
+        decision = engine.decide(PEOPLE[t.customer_id], t, ledger)
+        ledger.apply(decision.batch)
+        metrics.on_batch(decision.batch)
+        for refusal in decision.refusals:
+            metrics.on_refusal(refusal.programme_id, reason_code(refusal.reasons[0]))
+    return metrics, ledger
+
+
+def assert_same(engine: Engine, events: list[Transaction], chunks: int = 1) -> BatchEvaluator:
+    metrics, ledger = reference(engine, events)
+    batch = BatchEvaluator(engine, PEOPLE)
+    size = max(1, -(-len(events) // chunks))
+    for start in range(0, len(events), size):
+        batch.run(rows_of(engine, events[start : start + size]))
+    expected = metrics.result(tuple(p.id for p in engine.programmes))
+    for pid, totals in batch.totals.items():
+        row = expected.programmes[pid]
+        assert isinstance(totals, ProgrammeTotals)
+        burn: list[tuple[str, Decimal]] = []
+        running = Decimal(0)
+        for day in sorted(totals.cost_by_day):
+            running += totals.cost_by_day[day]
+            burn.append((day, running))
+        quantity, refusals = dict(sorted(totals.quantity.items())), dict(sorted(totals.refusals.items()))
+        got = (totals.grants, totals.clawbacks, len(totals.customers), totals.cost, totals.clawback_cost,
+               quantity, tuple(burn), refusals)  # fmt: skip
+        want = (row.grants, row.clawbacks, row.customers_reached, row.issuer_cost, row.clawback_cost,
+                row.quantity, row.burn, row.refusals)  # fmt: skip
+        assert got == want, pid
+    assert (len(batch.refunds), sum(batch.refunds.values(), Decimal(0))) == (
+        expected.refunds,
+        expected.refunded_amount,
+    )
+    nonzero = {k: v for k, v in ledger.counters().items() if v != 0}
+    assert {k: v for k, v in batch.counters.items() if v != 0} == nonzero
+    return batch
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programmes(), streams(), st.integers(1, 4))
+def test_batch_decides_what_the_engine_decides(
+    chosen: list[TransactionProgramme], events: list[Transaction], chunks: int
+) -> None:
+    engine = Engine(chosen, catalog_version="v1", timezone=TZ)
+    assert_same(engine, events, chunks)
+
+
+def test_points_clawback_is_priced_like_the_grant() -> None:
+    points = TransactionProgramme("pts", Qualifier(), AccrualReward("points", Money.of(20)),
+                                  cost_per_unit=Money.of("0.01"))  # fmt: skip
+    engine = Engine([points], catalog_version="v1", timezone=TZ)
+    buy = Transaction("t1", "c0", "k0", Money.of(200), "m1", "5411", "pos", "purchase", START)
+    back = Transaction("r1", "c0", "k0", Money.of(100), "m1", "5411", "pos", "refund", START.add(days=1),
+                       refund_of="t1")  # fmt: skip
+    batch = assert_same(engine, [buy, back])
+    totals = batch.totals["pts"]
+    assert (totals.cost, totals.clawback_cost, totals.quantity) == (
+        Decimal("0.05"),
+        Decimal("0.05"),
+        {"points": Decimal(5)},
+    )
+
+
+def test_refund_beyond_the_original_raises_like_the_engine() -> None:
+    cash = TransactionProgramme("cash", Qualifier(), FixedReward(amount=Money.of(5)))
+    engine = Engine([cash], catalog_version="v1", timezone=TZ)
+    buy = Transaction("t1", "c0", "k0", Money.of(60), "m1", "5411", "pos", "purchase", START)
+    back = Transaction("r1", "c0", "k0", Money.of(61), "m1", "5411", "pos", "refund", START, refund_of="t1")
+    with pytest.raises(EngineError) as expected:
+        reference(engine, [buy, back])
+    batch = BatchEvaluator(engine, PEOPLE)
+    with pytest.raises(EngineError) as got:
+        batch.run(rows_of(engine, [buy, back]))
+    assert (str(got.value), got.value.path) == (str(expected.value), expected.value.path)
+
+
+def test_unknown_customer_is_an_error_naming_the_row() -> None:
+    engine = Engine([TransactionProgramme("cash", Qualifier())], catalog_version="v1", timezone=TZ)
+    stranger = Transaction("t9", "c9", "k9", Money.of(60), "m1", "5411", "pos", "purchase", START)
+    with pytest.raises(EngineError, match="unknown customer") as caught:
+        BatchEvaluator(engine, PEOPLE).run(rows_of(engine, [stranger]))
+    assert caught.value.path == "t9.customer_id"
+
+
+def test_refusals_are_counted_by_reason_code() -> None:
+    small = TransactionProgramme("small", Qualifier(min_amount=Money.of(50), excluded_mccs={"6011"}),
+                                 FixedReward(amount=Money.of(5)),
+                                 limits=(Limit("monthly", 1, period="month"),))  # fmt: skip
+    engine = Engine([small], catalog_version="v1", timezone=TZ)
+    events = [
+        Transaction(f"t{i}", "c0", "k0", Money.of(amount), "m1", mcc, "pos", "purchase", START.add(hours=i))
+        for i, (amount, mcc) in enumerate([(60, "5411"), (60, "5411"), (20, "5411"), (80, "6011")])
+    ]
+    batch = assert_same(engine, events)
+    assert batch.totals["small"].refusals == Counter(
+        {"cap:monthly": 1, "not_qualified:min_amount": 1, "not_qualified:mcc_excluded": 1}
+    )
