@@ -286,9 +286,9 @@ class BatchEvaluator:
                 self._refund(rows, i, customer)
                 continue
             ck = (kind, mccs[i], channels[i])
-            plans = candidates.get(ck)  # type: ignore[arg-type]
+            plans = candidates.get(ck)
             if plans is None:
-                plans = engine._index_candidates(ck)  # type: ignore[arg-type]
+                plans = engine._index_candidates(ck)
             if not plans:
                 continue
             card = self._card(customer, cards[i])
