@@ -1,0 +1,1071 @@
+"""Columnar event reading: an event set's transactions as Python column lists, in chunks.
+
+The object reader (:meth:`EventSource.events <cardbenefits.simulate.io.EventSource.events>`)
+builds one :class:`~cardbenefits.facts.Transaction` per row. A columnar engine wants plain
+lists instead: :func:`iter_chunks` reads the same event set with polars and yields
+:class:`EventChunk`\\ s, each holding up to ``chunk_rows`` transactions as parallel lists
+(:class:`TransactionColumns`) plus the non-transaction events (follows, draw requests,
+referrals) that fall between the previous chunk's last transaction and its own, so the
+chunks replay exactly the events of the object reader, in the same order.
+
+The same rows are refused with the same errors: rows the vectorized checks cannot vouch for
+(anything but plain strings in the shape :meth:`Transaction.to_dict
+<cardbenefits.facts.Transaction.to_dict>` writes, and every non-transaction row) are read by
+the object path itself, which either builds them or raises its own error. Files are read in
+blocks cut at line ends (Parquet in record batches), so memory stays bounded by the block and
+chunk sizes.
+
+>>> import tempfile, pathlib
+>>> from cardbenefits.facts import Customer, Follow, Transaction
+>>> from cardbenefits.money import Money
+>>> from cardbenefits.simulate.io import EventSource, write_customers, write_events
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = write_customers(folder / "customers.jsonl", [Customer("c1", "p1")])
+>>> buy = Transaction("t1", "c1", "k1", Money.of("88.00"), "m1", "5812", "pos", "purchase",
+...                   "2026-11-30T23:50:00+08:00", posted_at="2026-12-01T09:00:00+08:00")
+>>> _ = write_events(folder / "transactions.csv", [buy])
+>>> _ = write_events(folder / "follows.jsonl", [Follow("f1", "c1", "e", "app", "2026-11-05T10:00+08:00")])
+>>> [chunk] = iter_chunks(EventSource.open(folder))
+>>> cols = chunk.transactions
+>>> cols.id, cols.amount, cols.day, cols.posted_day, cols.line
+(['t1'], [Decimal('88.00')], ['2026-11-30'], ['2026-12-01'], [2])
+>>> [event.id for _key, event in chunk.others], cols.transaction(0) == buy
+(['f1'], True)
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import heapq
+import io as _io
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from functools import partial
+from operator import itemgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from cardbenefits.errors import CardBenefitsError
+from cardbenefits.facts import (
+    Channel,
+    Event,
+    Transaction,
+    TransactionKind,
+    event_from_dict,
+    event_sort_key,
+)
+from cardbenefits.facts import _utc as _naive_utc
+from cardbenefits.money import DEFAULT_CURRENCY, Money
+from cardbenefits.simulate.io import (
+    EVENT_KINDS,
+    EventOrderError,
+    EventSource,
+    MissingExtraError,
+    SimulationError,
+    _keyed_events,
+    _suffix,
+    read_rows,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+__all__ = ["EventChunk", "TransactionColumns", "iter_chunks"]
+
+Key = tuple[_dt.datetime, int, int, str]
+
+# Transaction fields in the order Transaction.to_dict writes them (the JSON fast shape).
+_FIELDS: Final = (
+    "id",
+    "customer_id",
+    "card_id",
+    "amount",
+    "currency",
+    "merchant_id",
+    "mcc",
+    "channel",
+    "kind",
+    "transacted_at",
+    "posted_at",
+    "refund_of",
+    "region",
+    "device_id",
+)
+_ALLOWED: Final = frozenset((*_FIELDS, "type"))
+_UNDOING: Final = (TransactionKind.REFUND.value, TransactionKind.REVERSAL.value)
+_KIND_RANK: Final = {k.value: (1 if k.value in _UNDOING else 0) for k in TransactionKind}
+_TYPE_RANK: Final = {"follow": 0, "draw_request": 1, "transaction": 2, "referral": 3}
+_EPOCH: Final = _dt.datetime(1970, 1, 1)
+_US: Final = _dt.timedelta(microseconds=1)
+_BLOCK_BYTES: Final = 8 << 20
+_SLOW_ROWS: Final = 4096
+
+# A JSON string without escapes or control characters, or null: what json.loads and polars
+# read the same way. Keys in to_dict order, each at most once (no duplicate-key ambiguity).
+_WS: Final = r"[ \t]*"
+_VALUE: Final = r'(?:"[^"\\\x00-\x1f]*"|null)'
+
+
+def _json_pattern(first: str) -> str:
+    rest = "".join(f'(?:{_WS},{_WS}"{name}"{_WS}:{_WS}{_VALUE})?' for name in _FIELDS[1:])
+    return rf"^{_WS}\{{{_WS}{first}{rest}{_WS}\}}{_WS}(?:\r\n|\r|\n)?$"
+
+
+# mixed files: the type first; kind files: an optional type (ignored), then the id
+_JSON_MIXED: Final = _json_pattern(f'"type"{_WS}:{_WS}"transaction"(?:{_WS},{_WS}"id"{_WS}:{_WS}{_VALUE})?')
+_JSON_KIND: Final = _json_pattern(f'(?:"type"{_WS}:{_WS}{_VALUE}{_WS},{_WS})?"id"{_WS}:{_WS}{_VALUE}')
+# An id Python's str.strip() leaves non-empty: a character outside Unicode White_Space and
+# the information separators \x1c-\x1f (the only other characters str.isspace() accepts).
+_NON_BLANK: Final = r"[^\s\x1c-\x1f]"
+_MCC: Final = r"^[0-9]{4}$"
+_AMOUNT: Final = r"^[0-9]{1,15}(?:\.[0-9]{1,8})?$"
+# Instants in a shape pendulum reads the same: years 1900-2999, seconds < 60, whole offsets.
+_INSTANT: Final = (
+    r"^(?:19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_WALL_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
+# offset codes kept per row (seconds east of UTC), and two that are not plain offsets
+_Z: Final = 100_000
+_MINUS_ZERO: Final = 200_000
+_OFFSET_TEXT: Final = re.compile(r"([+-])([0-9]{2}):([0-9]{2})", re.ASCII)
+
+
+def _offset_code(tail: str) -> int | None:
+    """The offset code of an instant's last six characters (None: not an offset we read)."""
+    if tail.endswith("Z"):
+        return _Z
+    match = _OFFSET_TEXT.fullmatch(tail)
+    if match is None:
+        return None
+    seconds = int(match[2]) * 3600 + int(match[3]) * 60
+    if match[1] == "-":
+        return _MINUS_ZERO if seconds == 0 else -seconds
+    return seconds
+
+
+def _instant_text(us: int, code: int) -> str:
+    """An ISO-8601 text of the instant ``us`` at the offset ``code`` (what the file said)."""
+    offset = 0 if code in (_Z, _MINUS_ZERO) else code
+    wall = (_EPOCH + _dt.timedelta(microseconds=us + offset * 1_000_000)).isoformat()
+    if code == _Z:
+        return wall + "Z"
+    if code == _MINUS_ZERO:
+        return wall + "-00:00"
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return f"{wall}{sign}{hours:02d}:{minutes:02d}"
+
+
+def _polars() -> Any:
+    try:
+        import polars as pl
+    except ImportError:  # pragma: no cover - the dev environment has polars
+        raise MissingExtraError(
+            "columnar reading needs polars: pip install 'cardbenefits[polars]'",
+            path="polars",
+            value="polars",
+        ) from None
+    return pl
+
+
+# -- public values ----------------------------------------------------------------------------
+def _key_of(at_us: int, kind: str, tid: str) -> Key:
+    return (_EPOCH + _dt.timedelta(microseconds=at_us), 2, _KIND_RANK[kind], tid)
+
+
+@attrs.frozen(slots=True, eq=False)
+class TransactionColumns:
+    """Transactions of one chunk as parallel Python lists, in replay order.
+
+    ``at_us``/``posted_us`` are UTC microseconds since the Unix epoch; ``day``/``posted_day``
+    the local dates (``YYYY-MM-DD``) in the reader's time zone; ``amount`` the exact Decimal
+    of :attr:`Transaction.amount <cardbenefits.facts.Transaction.amount>`. ``line`` is the
+    row's line (JSON lines, CSV: as :func:`~cardbenefits.simulate.io.read_rows` numbers them)
+    or row number (Parquet) in ``path``.
+
+    >>> cols = TransactionColumns.from_transactions("t.jsonl", [1], [Transaction(
+    ...     "t1", "c1", "k1", Money.of("5.00"), "m1", "5411", "pos", "purchase", "2026-11-01T00:30Z")])
+    >>> len(cols), cols.at_us, cols.day, cols.key(0)[1:]
+    (1, [1793493000000000], ['2026-11-01'], (2, 0, 't1'))
+    """
+
+    path: str
+    line: list[int]
+    id: list[str]
+    customer_id: list[str]
+    card_id: list[str]
+    merchant_id: list[str]
+    mcc: list[str]
+    channel: list[str]
+    kind: list[str]
+    amount: list[Decimal]
+    currency: list[str]
+    refund_of: list[str | None]
+    region: list[str | None]
+    device_id: list[str | None]
+    at_us: list[int]
+    posted_us: list[int]
+    day: list[str]
+    posted_day: list[str]
+    # per row: the offsets the file gave the instants (codes, see _offset_code), for transaction()
+    _at_offset: list[int] = attrs.field(alias="_at_offset", repr=False)
+    _posted_offset: list[int] = attrs.field(alias="_posted_offset", repr=False)
+    # per row: the Transaction the object path built (rows read that way), else None
+    _built: list[Transaction | None] = attrs.field(alias="_built", repr=False)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def transaction(self, i: int) -> Transaction:
+        """Row ``i`` as the :class:`~cardbenefits.facts.Transaction` the object reader builds."""
+        built = self._built[i]
+        if built is not None:
+            return built
+        at_us, posted_us = self.at_us[i], self.posted_us[i]
+        at_code, posted_code = self._at_offset[i], self._posted_offset[i]
+        same = at_us == posted_us and at_code == posted_code
+        return Transaction.from_dict(
+            {
+                "id": self.id[i],
+                "customer_id": self.customer_id[i],
+                "card_id": self.card_id[i],
+                "amount": str(self.amount[i]),
+                "currency": self.currency[i],
+                "merchant_id": self.merchant_id[i],
+                "mcc": self.mcc[i],
+                "channel": self.channel[i],
+                "kind": self.kind[i],
+                "transacted_at": _instant_text(at_us, at_code),
+                "posted_at": None if same else _instant_text(posted_us, posted_code),
+                "refund_of": self.refund_of[i],
+                "region": self.region[i],
+                "device_id": self.device_id[i],
+            }
+        )
+
+    def key(self, i: int) -> Key:
+        """``event_sort_key(self.transaction(i))``, from the columns alone."""
+        return _key_of(self.at_us[i], self.kind[i], self.id[i])
+
+    @classmethod
+    def from_transactions(
+        cls, path: str, lines: list[int], transactions: list[Transaction], *, timezone: str = "Asia/Shanghai"
+    ) -> TransactionColumns:
+        """Columns of built transactions (the object path's rows; also handy in tests)."""
+        return cls(path, **_object_columns(lines, transactions, timezone))
+
+
+@attrs.frozen(slots=True, eq=False)
+class EventChunk:
+    """One step of a columnar replay: transactions as columns and the other events among them.
+
+    ``others`` are the non-transaction events with their
+    :func:`~cardbenefits.facts.event_sort_key`, in replay order, whose key is after the
+    previous chunk's last transaction key and at or before this chunk's last one (the final
+    chunk carries every remaining one). Merging them with the transactions by key gives the
+    chunk's events in replay order (:meth:`events`).
+    """
+
+    transactions: TransactionColumns
+    others: tuple[tuple[Key, Event], ...]
+
+    def events(self) -> Iterator[Event]:
+        """The chunk's events in replay order (builds each Transaction: for checks, not speed).
+
+        >>> list(EventChunk(TransactionColumns.from_transactions("x.csv", [], []), ()).events())
+        []
+        """
+        cols = self.transactions
+        txns = ((cols.key(i), i) for i in range(len(cols)))
+        merged = heapq.merge(txns, ((key, n) for n, (key, _e) in enumerate(self.others)), key=itemgetter(0))
+        for key, index in merged:
+            if key[1] == 2:
+                yield cols.transaction(index)
+            else:
+                yield self.others[index][1]
+
+
+# -- column buffer ----------------------------------------------------------------------------
+_COLUMNS: Final = (
+    "line",
+    "id",
+    "customer_id",
+    "card_id",
+    "merchant_id",
+    "mcc",
+    "channel",
+    "kind",
+    "amount",
+    "currency",
+    "refund_of",
+    "region",
+    "device_id",
+    "at_us",
+    "posted_us",
+    "day",
+    "posted_day",
+    "_at_offset",
+    "_posted_offset",
+    "_built",
+)
+
+
+class _Buffer:
+    """Rows read so far and not yet handed out, as lists per column."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self.cols["id"])
+
+    def extend(self, part: dict[str, list[Any]]) -> None:
+        for name, values in part.items():
+            self.cols[name].extend(values)
+
+    def take(self, path: str, n: int) -> TransactionColumns:
+        out: dict[str, list[Any]] = {}
+        for name, values in self.cols.items():
+            if n >= len(values):
+                out[name] = values
+                self.cols[name] = []
+            else:
+                out[name] = values[:n]
+                del values[:n]
+        return TransactionColumns(path, **out)
+
+
+def _local_days(us: list[int], timezone: str) -> list[str]:
+    pl = _polars()
+    frame = pl.DataFrame({"us": us}, schema={"us": pl.Int64})
+    return frame.select(_day(pl.col("us"), timezone))["us"].to_list()  # type: ignore[no-any-return]
+
+
+def _object_columns(lines: list[int], txns: list[Transaction], timezone: str) -> dict[str, list[Any]]:
+    """Columns of transactions the object path built."""
+    at_us = [(_naive_utc(t.transacted_at) - _EPOCH) // _US for t in txns]
+    posted_us = [(_naive_utc(t.posted_at) - _EPOCH) // _US for t in txns]
+    return {
+        "line": list(lines),
+        "id": [t.id for t in txns],
+        "customer_id": [t.customer_id for t in txns],
+        "card_id": [t.card_id for t in txns],
+        "merchant_id": [t.merchant_id for t in txns],
+        "mcc": [t.mcc for t in txns],
+        "channel": [t.channel.value for t in txns],
+        "kind": [t.kind.value for t in txns],
+        "amount": [t.amount.amount for t in txns],
+        "currency": [t.amount.currency for t in txns],
+        "refund_of": [t.refund_of for t in txns],
+        "region": [t.region for t in txns],
+        "device_id": [t.device_id for t in txns],
+        "at_us": at_us,
+        "posted_us": posted_us,
+        "day": _local_days(at_us, timezone) if txns else [],
+        "posted_day": _local_days(posted_us, timezone) if txns else [],
+        "_at_offset": [0] * len(txns),
+        "_posted_offset": [0] * len(txns),
+        "_built": list(txns),
+    }
+
+
+# -- object path ------------------------------------------------------------------------------
+def _object_event(path: Path, cls: type[Any] | None, line: int, row: dict[Any, Any]) -> Event | None:
+    """The event of one raw row as the object reader builds it (None: a skipped customer row)."""
+    try:
+        if cls is not None:
+            row.pop("type", None)
+            event: Event = cls.from_dict(row)
+            return event
+        if row.get("type") == "customer":
+            return None
+        return event_from_dict(row)
+    except CardBenefitsError as exc:
+        raise SimulationError(str(exc), path=f"{path}:{line}", value=exc.value) from None
+
+
+def _micros(key: tuple[Any, ...]) -> int:
+    return (key[0] - _EPOCH) // _US  # type: ignore[no-any-return]
+
+
+@attrs.define
+class _Block:
+    """Rows of one block of a file: candidates for the vectorized path, the rest for the object path.
+
+    ``cand`` holds ``__line``, ``__idx`` and every transaction field as (nullable) strings;
+    ``slow`` the ``(line, idx)`` of rows for the object path; ``row(idx)`` gives a row's raw
+    record as :func:`~cardbenefits.simulate.io.read_rows` does (None: a blank line), raising
+    its errors.
+    """
+
+    cand: pl.DataFrame | None
+    slow: list[tuple[int, int]]
+    row: Callable[[int], dict[Any, Any] | None]
+
+
+class _Deferred:
+    """Rows read through a Python reader, with the reader's error kept for its place in the file."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[Any, Any]] = []
+        self.error: BaseException | None = None
+
+    def row(self, idx: int) -> dict[Any, Any] | None:
+        if idx == len(self.rows):
+            assert self.error is not None
+            raise self.error
+        return self.rows[idx]
+
+
+def _python_blocks(rows: Iterator[tuple[int, dict[Any, Any]]]) -> Iterator[_Block]:
+    """Blocks of rows a Python reader gives; its error is raised after the rows before it."""
+    last = 0
+    while True:
+        batch = _Deferred()
+        slow: list[tuple[int, int]] = []
+        try:
+            for n, row in rows:
+                last = n
+                slow.append((n, len(batch.rows)))
+                batch.rows.append(row)
+                if len(slow) >= _SLOW_ROWS:
+                    break
+        except Exception as exc:  # the reader's own error, raised in file order below
+            batch.error = exc
+            slow.append((last + 1, len(batch.rows)))
+        if slow:
+            yield _Block(None, slow, batch.row)
+        if batch.error is not None or len(slow) < _SLOW_ROWS:
+            return
+
+
+def _byte_blocks(handle: Any, size: int = _BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` blocks of a binary file, each ending just after a ``\\n`` (but the last)."""
+    offset = handle.tell()
+    rest = b""
+    while True:
+        data = handle.read(size)
+        if not data:
+            if rest:
+                yield offset, rest
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        yield offset, data[:cut]
+        offset += cut
+        rest = data[cut:]
+
+
+def _string_lines(pl: Any, lines: list[bytes], block: bytes) -> Any:
+    try:
+        return pl.Series("t", lines, dtype=pl.Binary).cast(pl.String)
+    except Exception:  # invalid UTF-8: raise what the object reader raises
+        block.decode("utf-8")
+        raise
+
+
+_FIELD_DTYPES: Final = ("type", *_FIELDS)
+
+
+def _jsonl_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
+    pl = _polars()
+    pattern = _JSON_MIXED if mixed else _JSON_KIND
+    dtype = pl.Struct({name: pl.String for name in _FIELD_DTYPES})
+    first = 1
+    with path.open("rb") as handle:
+        for _offset, block in _byte_blocks(handle):
+            lines = block.splitlines(keepends=True)
+            texts = _string_lines(pl, lines, block)
+            fast = texts.str.contains(pattern)
+            frame = pl.DataFrame({"__idx": pl.int_range(0, len(lines), eager=True), "t": texts, "fast": fast})
+            chosen = frame.filter(pl.col("fast"))
+            cand = chosen.select(
+                (pl.col("__idx") + first).alias("__line"),
+                "__idx",
+                pl.col("t").str.json_decode(dtype).struct.unnest(),
+            ).drop("type")
+            slow_idx = frame.filter(~pl.col("fast"))["__idx"].to_list()
+            yield _Block(cand, [(first + i, i) for i in slow_idx], _json_row(path, lines, first))
+            first += len(lines)
+
+
+def _json_row(path: Path, lines: list[bytes], first: int) -> Callable[[int], dict[Any, Any] | None]:
+    def row(idx: int) -> dict[Any, Any] | None:
+        line = lines[idx].decode("utf-8")
+        if not line.strip():
+            return None
+        n = first + idx
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SimulationError(f"not JSON: {exc.msg}", path=f"{path}:{n}", value=line[:80]) from None
+        if not isinstance(data, dict):
+            raise SimulationError("a line must hold a JSON object", path=f"{path}:{n}", value=data)
+        return data
+
+    return row
+
+
+def _dict_row(header: list[str], cells: list[str]) -> dict[Any, Any]:
+    """What :class:`csv.DictReader` makes of ``cells`` (extra cells under None, missing ones None)."""
+    row: dict[Any, Any] = dict(zip(header, cells, strict=False))
+    if len(cells) > len(header):
+        row[None] = cells[len(header) :]
+    else:
+        for name in header[len(cells) :]:
+            row[name] = None
+    return row
+
+
+def _csv_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
+    pl = _polars()
+    with path.open("rb") as handle:
+        head = handle.readline()
+        text = head[:-1] if head.endswith(b"\n") else head
+        text = text[:-1] if text.endswith(b"\r") else text
+        try:
+            names = text.decode("utf-8").split(",")
+        except UnicodeDecodeError:
+            names = []
+        if (
+            not text
+            or any(c in text for c in (b'"', b"\r", b"\x00"))
+            or len(set(names)) != len(names)
+            or not set(names) <= _ALLOWED
+            or (mixed and "type" not in names)
+        ):
+            yield from _python_blocks(iter(read_rows(path)))
+            return
+        width = len(names)
+        records = 0  # records read (the header excluded): row n is line records + 1
+        for offset, block in _byte_blocks(handle):
+            if b'"' in block or b"\x00" in block:
+                # quoted cells may span lines: the csv module reads the rest of the file
+                handle.seek(offset)
+                reader = csv.reader(_io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+                yield from _python_blocks(_csv_records(reader, names, records))
+                return
+            lines = block.splitlines(keepends=True)
+            texts = _string_lines(pl, lines, block).str.strip_chars_end("\r\n")
+            frame = pl.DataFrame({"__idx": pl.int_range(0, len(lines), eager=True), "t": texts})
+            frame = frame.with_columns(
+                (pl.col("t") != "").alias("record"),
+                (pl.col("t").str.count_matches(",", literal=True) == width - 1).alias("shaped"),
+            ).with_columns((pl.col("record").cum_sum() + records + 1).alias("__line"))
+            frame = frame.filter(pl.col("record"))
+            cells = frame.select(
+                "__line", "__idx", "shaped", pl.col("t").str.split_exact(",", width - 1).struct.unnest()
+            ).rename({f"field_{i}": name for i, name in enumerate(names)})
+            fast = pl.col("shaped")
+            if mixed:
+                cells = cells.filter(~(fast & (pl.col("type") == "customer")))
+                fast = fast & (pl.col("type") == "transaction")
+            cells = cells.with_columns(fast.alias("shaped"))
+            missing = [pl.lit(None, pl.String).alias(name) for name in _FIELDS if name not in names]
+            cand = cells.filter(pl.col("shaped")).select(
+                "__line", "__idx", *[n for n in _FIELDS if n in names], *missing
+            )
+            slow = cells.filter(~pl.col("shaped")).select("__line", "__idx")
+            records += int(frame.height)
+            yield _Block(
+                cand.select("__line", "__idx", *_FIELDS),
+                list(zip(slow["__line"].to_list(), slow["__idx"].to_list(), strict=True)),
+                _csv_row(names, texts),
+            )
+
+
+def _csv_records(
+    reader: Iterator[list[str]], names: list[str], records: int
+) -> Iterator[tuple[int, dict[Any, Any]]]:
+    """``(line, row)`` of the records left in ``reader`` (as csv.DictReader numbers them)."""
+    for cells in reader:
+        if cells:
+            records += 1
+            yield records + 1, _dict_row(names, cells)
+
+
+def _csv_row(names: list[str], texts: Any) -> Callable[[int], dict[Any, Any] | None]:
+    def row(idx: int) -> dict[Any, Any] | None:
+        return _dict_row(names, texts[idx].split(","))
+
+    return row
+
+
+def _parquet_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
+    pl = _polars()
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - the dev environment has pyarrow
+        raise MissingExtraError(
+            "reading or writing Parquet needs pyarrow: pip install 'cardbenefits[parquet]'",
+            path="parquet",
+            value="pyarrow",
+        ) from None
+    first = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        odd = pl.lit(False)
+        strings: list[str] = []
+        for name, dtype in frame.schema.items():
+            if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+                frame = frame.with_columns(pl.col(name).cast(pl.String))
+                dtype = pl.String
+            if name in _ALLOWED and dtype in (pl.String, pl.Null):
+                strings.append(name)
+            else:
+                odd = odd | pl.col(name).is_not_null()
+        fast = ~odd
+        typed = "type" in strings
+        if mixed:
+            fast = fast & (pl.col("type") == "transaction").fill_null(False) if typed else pl.lit(False)
+        frame = frame.with_columns(
+            (pl.int_range(0, pl.len()) + first).alias("__line"),
+            pl.int_range(0, pl.len()).alias("__idx"),
+            fast.alias("fast"),
+        )
+        if mixed and typed:  # customer rows are skipped, as the object reader does
+            frame = frame.filter((pl.col("type") != "customer").fill_null(True))
+        cast = [
+            (pl.col(name).cast(pl.String) if name in strings else pl.lit(None, pl.String)).alias(name)
+            for name in _FIELDS
+        ]
+        cand = frame.filter(pl.col("fast")).select("__line", "__idx", *cast)
+        slow = frame.filter(~pl.col("fast"))
+        yield _Block(
+            cand,
+            list(zip(slow["__line"].to_list(), slow["__idx"].to_list(), strict=True)),
+            _arrow_row(batch),
+        )
+        first += batch.num_rows
+
+
+def _arrow_row(batch: Any) -> Callable[[int], dict[Any, Any] | None]:
+    def row(idx: int) -> dict[Any, Any] | None:
+        record = batch.slice(idx, 1).to_pylist()[0]
+        return {k: v for k, v in record.items() if v is not None}
+
+    return row
+
+
+# -- the transaction file: vectorized checks, object path, order -------------------------------
+_CHANNEL_VALUES: Final = [c.value for c in Channel]
+_KIND_VALUES: Final = [k.value for k in TransactionKind]
+
+
+def _minor_digits(currency: str) -> int | None:
+    """Decimal places of ``currency`` when the object path reads it unchanged, else None."""
+    try:
+        money = Money.of("0", currency)
+    except CardBenefitsError:
+        return None
+    if money.currency != currency:
+        return None
+    from babel.numbers import get_currency_precision
+
+    return int(get_currency_precision(currency))
+
+
+class _TransactionFile:
+    """Reads the one file that holds transactions: columns and its other events, in file order."""
+
+    def __init__(self, path: Path, kind: str | None, timezone: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.cls = EVENT_KINDS[kind] if kind is not None else None
+        self.timezone = timezone
+        self.last: tuple[int, int, str] | None = None  # (at_us, rank, id) of the last event read
+        self.minor: dict[str, int | None] = {}
+
+    def blocks(self) -> Iterator[_Block]:
+        suffix = _suffix(self.path)
+        mixed = self.kind is None
+        if self.kind not in (None, "transactions"):  # pragma: no cover - only carriers come here
+            raise AssertionError(self.kind)
+        if suffix == ".jsonl":
+            return _jsonl_blocks(self.path, mixed)
+        if suffix == ".csv":
+            return _csv_blocks(self.path, mixed)
+        return _parquet_blocks(self.path, mixed)
+
+    def parts(self) -> Iterator[tuple[dict[str, list[Any]], list[tuple[Key, Event]]]]:
+        """Per block: the transaction columns and the other events (keyed), both in file order."""
+        for block in self.blocks():
+            yield self._part(block)
+
+    # vectorized checks: exactly the rows facts' fast path (or its general path) accepts
+    def _checked(self, cand: pl.DataFrame) -> pl.DataFrame:
+        pl = _polars()
+        c = pl.col
+
+        def present(name: str) -> Any:
+            return c(name).is_not_null() & (c(name) != "")
+
+        currency = pl.when(present("currency")).then(c("currency")).otherwise(pl.lit(DEFAULT_CURRENCY))
+        cand = cand.with_columns(currency.alias("__currency"))
+        for code in cand["__currency"].unique().to_list():
+            if code not in self.minor:
+                self.minor[code] = _minor_digits(code)
+        minor: Any = pl.lit(False)
+        for code, digits in self.minor.items():
+            if digits is not None:
+                unit = rf"^[0-9]+(?:\.[0-9]{{0,{digits}}}0*)?$"
+                minor = pl.when(c("__currency") == code).then(c("amount").str.contains(unit)).otherwise(minor)
+        checks = [
+            c(name).str.contains(_NON_BLANK) for name in ("id", "customer_id", "card_id", "merchant_id")
+        ]
+        checks += [
+            ~present(name) | c(name).str.contains(_NON_BLANK) for name in ("refund_of", "region", "device_id")
+        ]
+        undoing = c("kind").is_in(list(_UNDOING))
+        checks += [
+            c("mcc").str.contains(_MCC),
+            c("channel").is_in(_CHANNEL_VALUES),
+            c("kind").is_in(_KIND_VALUES),
+            pl.when(undoing)
+            .then(present("refund_of") & (c("refund_of") != c("id")))
+            .otherwise(~present("refund_of")),
+            c("amount").str.contains(_AMOUNT) & c("amount").str.contains("[1-9]") & minor,
+            c("transacted_at").str.contains(_INSTANT),
+            ~present("posted_at") | c("posted_at").str.contains(_INSTANT),
+        ]
+        ok: Any = pl.lit(True)
+        for check in checks:
+            ok = ok & check.fill_null(False)
+        parsed = cand.with_columns(
+            ok.alias("__ok"),
+            *self._instant(cand, "transacted_at", "__at"),
+            *self._instant(cand, "posted_at", "__posted"),
+        ).with_columns(
+            pl.col("__posted").fill_null(pl.col("__at")),
+            pl.col("__posted_offset").fill_null(pl.col("__at_offset")),
+        )
+        return parsed.with_columns(
+            (
+                c("__ok")
+                & c("__at").is_not_null()
+                & (~present("posted_at") | (c("__posted").is_not_null() & (c("__posted") >= c("__at"))))
+            )
+            .fill_null(False)
+            .alias("__ok")
+        )
+
+    def _instant(self, frame: pl.DataFrame, name: str, alias: str) -> list[Any]:
+        """UTC microseconds and offset code of the instant column ``name`` (null where unread)."""
+        pl = _polars()
+        text = pl.col(name)
+        tails = frame.select(text.str.slice(-6).unique())[name].to_list()
+        codes = {tail: _offset_code(tail) for tail in tails if tail is not None}
+        code = text.str.slice(-6).replace_strict(codes, default=None, return_dtype=pl.Int64)
+        wall = text.str.slice(0, 19).str.to_datetime(_WALL_FORMAT, time_unit="us", strict=False)
+        us = wall.dt.epoch("us")
+        if frame.select(text.str.contains(".", literal=True).any()).item():
+            digits = text.str.extract(r"^.{19}\.([0-9]{1,6})", 1).str.pad_end(6, "0")
+            us = us + digits.cast(pl.Int64, strict=False).fill_null(0)
+        seconds = pl.when(code.is_in([_Z, _MINUS_ZERO])).then(0).otherwise(code)
+        return [(us - seconds * 1_000_000).alias(alias), code.alias(f"{alias}_offset")]
+
+    def _part(self, block: _Block) -> tuple[dict[str, list[Any]], list[tuple[Key, Event]]]:
+        pl = _polars()
+        slow = list(block.slow)
+        good = None
+        if block.cand is not None and block.cand.height:
+            checked = self._checked(block.cand)
+            bad = checked.filter(~pl.col("__ok"))
+            if bad.height:
+                slow += zip(bad["__line"].to_list(), bad["__idx"].to_list(), strict=True)
+                slow.sort()
+                good = checked.filter(pl.col("__ok"))
+            else:
+                good = checked
+        # the object path, in file order, up to its first error
+        events: list[tuple[int, Key, Event]] = []
+        error: BaseException | None = None
+        error_line = -1
+        for line, idx in slow:
+            try:
+                row = block.row(idx)
+                event = None if row is None else _object_event(self.path, self.cls, line, row)
+            except Exception as exc:  # raised below, unless an order error comes first
+                error, error_line = exc, line
+                break
+            if event is not None:
+                events.append((line, event_sort_key(event), event))
+        self._check_order(good, events, error_line if error is not None else None)
+        if error is not None:
+            raise error
+        part = self._columns(good) if good is not None and good.height else None
+        txn_lines = [line for line, _key, event in events if isinstance(event, Transaction)]
+        if txn_lines:
+            objects = _object_columns(
+                txn_lines, [e for _l, _k, e in events if isinstance(e, Transaction)], self.timezone
+            )
+            part = objects if part is None else _merge_by_line(part, objects)
+        others: list[tuple[Key, Event]] = [
+            (key, event) for _line, key, event in events if not isinstance(event, Transaction)
+        ]
+        return part or {}, others
+
+    def _check_order(
+        self, good: pl.DataFrame | None, events: list[tuple[int, Key, Event]], before: int | None
+    ) -> None:
+        """Raise EventOrderError at the first row whose key is below the previous row's."""
+        pl = _polars()
+        kind_rank = pl.col("kind").replace_strict(_KIND_RANK, default=0, return_dtype=pl.Int64)
+        frames = []
+        if good is not None and good.height:
+            frames.append(
+                good.select(
+                    pl.col("__line").cast(pl.Int64),
+                    pl.col("__at").alias("at"),
+                    (kind_rank + 4).alias("rank"),
+                    pl.col("id"),
+                )
+            )
+        if events:
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "__line": [line for line, _k, _e in events],
+                        "at": [_micros(key) for _l, key, _e in events],
+                        "rank": [2 * key[1] + key[2] for _l, key, _e in events],
+                        "id": [key[3] for _l, key, _e in events],
+                    },
+                    schema={"__line": pl.Int64, "at": pl.Int64, "rank": pl.Int64, "id": pl.String},
+                )
+            )
+        if not frames:
+            return
+        seq = pl.concat(frames) if len(frames) == 1 else pl.concat(frames).sort("__line")
+        if before is not None:
+            seq = seq.filter(pl.col("__line") < before)
+        if not seq.height:
+            return
+        if self.last is not None:
+            at, rank, tid = self.last
+            carry = pl.DataFrame({"__line": [-1], "at": [at], "rank": [rank], "id": [tid]}, schema=seq.schema)
+            seq = pl.concat([carry, seq])
+        c = pl.col
+        p_at, p_rank, p_id = c("at").shift(1), c("rank").shift(1), c("id").shift(1)
+        back = (c("at") < p_at) | (
+            (c("at") == p_at) & ((c("rank") < p_rank) | ((c("rank") == p_rank) & (c("id") < p_id)))
+        )
+        wrong = seq.filter(back.fill_null(False))
+        if wrong.height:
+            raise EventOrderError(
+                "events must be sorted by event time in each file (sort the file first)",
+                path=f"{self.path}:{wrong['__line'][0]}",
+                value=wrong["id"][0],
+            )
+        last = seq.row(seq.height - 1)
+        self.last = (last[1], last[2], last[3])
+
+    def _columns(self, good: pl.DataFrame) -> dict[str, list[Any]]:
+        pl = _polars()
+        c = pl.col
+        tz = self.timezone
+
+        def optional(name: str) -> Any:
+            return pl.when(c(name) != "").then(c(name))
+
+        out = good.select(
+            c("__line"),
+            "id",
+            "customer_id",
+            "card_id",
+            "merchant_id",
+            "mcc",
+            "channel",
+            "kind",
+            "amount",
+            c("__currency").alias("currency"),
+            optional("refund_of"),
+            optional("region"),
+            optional("device_id"),
+            c("__at").alias("at_us"),
+            c("__posted").alias("posted_us"),
+            _day(c("__at"), tz).alias("day"),
+            _day(c("__posted"), tz).alias("posted_day"),
+            c("__at_offset").alias("_at_offset"),
+            c("__posted_offset").alias("_posted_offset"),
+        )
+        cols: dict[str, list[Any]] = {name: out[name].to_list() for name in out.columns}
+        cols["line"] = cols.pop("__line")
+        texts = cols["amount"]
+        decimals = {text: Decimal(text) for text in set(texts)}
+        cols["amount"] = list(map(decimals.__getitem__, texts))
+        cols["_built"] = [None] * out.height
+        return cols
+
+
+def _day(us: Any, timezone: str) -> Any:
+    pl = _polars()
+    return us.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.strftime("%Y-%m-%d")
+
+
+def _merge_by_line(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    lines = a["line"] + b["line"]
+    order = sorted(range(len(lines)), key=lines.__getitem__)
+    out: dict[str, list[Any]] = {}
+    for name in _COLUMNS:
+        joined = a[name] + b[name]
+        out[name] = [joined[i] for i in order]
+    return out
+
+
+# -- chunks -----------------------------------------------------------------------------------
+class _Peek:
+    """A keyed event stream with a look at its next item; ``pull`` gives None when dry (for now)."""
+
+    __slots__ = ("head", "pull")
+
+    def __init__(self, pull: Callable[[], tuple[Key, Event] | None]) -> None:
+        self.pull = pull
+        self.head = pull()
+
+    def take_through(self, bound: Key | None) -> Iterator[tuple[Key, Event]]:
+        """Items with a key at or before ``bound`` (every one when None), consumed."""
+        while self.head is not None and (bound is None or self.head[0] <= bound):
+            item = self.head
+            self.head = self.pull()
+            yield item
+
+
+def _take_others(streams: list[_Peek], bound: Key | None) -> tuple[tuple[Key, Event], ...]:
+    # heapq.merge keeps the streams' order on equal keys, as EventSource.events does
+    if len(streams) == 1:
+        return tuple(streams[0].take_through(bound))
+    return tuple(heapq.merge(*(s.take_through(bound) for s in streams), key=itemgetter(0)))
+
+
+def _check_timezone(timezone: str) -> None:
+    from cardbenefits.clock import check_timezone
+
+    check_timezone(timezone)
+
+
+def iter_chunks(
+    source: EventSource, *, timezone: str = "Asia/Shanghai", chunk_rows: int = 65536
+) -> Iterator[EventChunk]:
+    """The events of ``source`` as :class:`EventChunk`\\ s of up to ``chunk_rows`` transactions.
+
+    Chunk by chunk, merging each chunk's ``others`` with its transactions by key replays
+    exactly ``source.events()`` (see the module docstring); ``day``/``posted_day`` are local
+    dates in ``timezone``. Errors are those of the object reader, raised before any chunk that
+    would hold later rows. An event set without events yields no chunk.
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise SimulationError("chunk_rows must be a positive int", path="chunk_rows", value=chunk_rows)
+    _polars()
+    _check_timezone(timezone)
+    carriers = [(p, k) for p, k in source.event_paths if k in (None, "transactions")]
+    if len(carriers) > 1:
+        yield from _object_chunks(source, timezone, chunk_rows)
+        return
+    reader = _TransactionFile(carriers[0][0], carriers[0][1], timezone) if carriers else None
+    mine: deque[tuple[Key, Event]] = deque()  # the transaction file's other events, read ahead
+    streams: list[_Peek] = []
+    for path, kind in source.event_paths:
+        if reader is not None and (path, kind) == (reader.path, reader.kind):
+            streams.append(_Peek(partial(_pop, mine)))
+        else:
+            streams.append(_Peek(partial(next, _keyed_events(path, kind), None)))
+    buffer = _Buffer()
+    parts = reader.parts() if reader is not None else iter(())
+    where = str(reader.path) if reader is not None else ""
+    done = False
+    while True:
+        while not done and len(buffer) <= chunk_rows:
+            part = next(parts, None)
+            if part is None:
+                done = True
+                break
+            columns, others = part
+            if columns:
+                buffer.extend(columns)
+            mine.extend(others)
+            for stream in streams:  # a stream that ran dry may have more now
+                if stream.head is None:
+                    stream.head = stream.pull()
+        if len(buffer) > chunk_rows:
+            cols = buffer.take(where, chunk_rows)
+            # every later event of the transaction file sorts after the next buffered row
+            yield EventChunk(cols, _take_others(streams, cols.key(chunk_rows - 1)))
+            continue
+        cols = buffer.take(where, len(buffer))
+        rest = _take_others(streams, None)
+        if len(cols) or rest:
+            yield EventChunk(cols, rest)
+        return
+
+
+def _pop(items: deque[tuple[Key, Event]]) -> tuple[Key, Event] | None:
+    return items.popleft() if items else None
+
+
+def _located_events(path: Path, kind: str | None) -> Iterator[tuple[Key, Event, str, int]]:
+    """``(key, event, path, line)`` of one file through the object path (as io._keyed_events)."""
+    cls = EVENT_KINDS[kind] if kind is not None else None
+    last: Key | None = None
+    for n, row in read_rows(path):
+        event = _object_event(path, cls, n, row)
+        if event is None:
+            continue
+        key = event_sort_key(event)
+        if last is not None and key < last:
+            raise EventOrderError(
+                "events must be sorted by event time in each file (sort the file first)",
+                path=f"{path}:{n}",
+                value=event.id,
+            )
+        last = key
+        yield key, event, str(path), n
+
+
+def _object_chunks(source: EventSource, timezone: str, chunk_rows: int) -> Iterator[EventChunk]:
+    """Chunks of an event set with several files of transactions, all read through the object path.
+
+    A chunk holds the transactions of one file (its ``path``), so chunks are cut where the
+    merged order switches files as well as every ``chunk_rows`` transactions.
+    """
+    merged = heapq.merge(*(_located_events(p, k) for p, k in source.event_paths), key=itemgetter(0))
+    txns: list[Transaction] = []
+    lines: list[int] = []
+    where = ""
+    kept: list[tuple[Key, Event]] = []  # others up to the last buffered transaction
+    pending: list[tuple[Key, Event]] = []  # others after it
+
+    def flush() -> EventChunk:
+        cols = TransactionColumns.from_transactions(where, list(lines), list(txns), timezone=timezone)
+        chunk = EventChunk(cols, tuple(kept))
+        txns.clear()
+        lines.clear()
+        kept.clear()
+        return chunk
+
+    for key, event, path, line in merged:
+        if not isinstance(event, Transaction):
+            pending.append((key, event))
+            continue
+        if txns and (len(txns) >= chunk_rows or path != where):
+            yield flush()
+        where = path
+        txns.append(event)
+        lines.append(line)
+        kept.extend(pending)
+        pending.clear()
+    if txns or kept or pending:
+        kept.extend(pending)
+        yield flush()
