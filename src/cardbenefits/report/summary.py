@@ -120,19 +120,9 @@ def _groups(result: SimulationResult) -> list[dict[str, Any]]:
 
 
 def _reached_total(result: SimulationResult) -> int:
-    """Customers with at least one grant or coupon from any programme (from the ledger); the
-    pseudo-customers holding group rewards (``group:<id>``) are not customers."""
-    people: set[str] = set()
-    for batch in result.ledger.batches():
-        for entry in batch.entries:
-            if (
-                entry.kind.value in ("grant", "issue")
-                and entry.quantity > 0
-                and not entry.asset.startswith("funnel:")
-                and not entry.customer_id.startswith("group:")
-            ):
-                people.add(entry.customer_id)
-    return len(people)
+    """Customers with at least one grant or coupon from any programme; the pseudo-customers
+    holding group rewards (``group:<id>``) are not customers."""
+    return result.metrics.customers_reached
 
 
 def _funnel(metrics: Any) -> dict[str, Any]:

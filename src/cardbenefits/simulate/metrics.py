@@ -28,7 +28,7 @@ and that cost is given back when a refund returns the coupon.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 
 from cardbenefits.clock import DEFAULT_TIMEZONE
+from cardbenefits.engine.batch import ProgrammeTotals
 from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.ledger.entries import EntryBatch, EntryKind, LedgerEntry, is_money_asset
 
@@ -128,6 +129,8 @@ class RunMetrics:
     refunded_amount: Decimal
     days: tuple[str, ...]
     active_customers: int = 0
+    customers_reached: int = 0
+    """Customers with a grant or an issued coupon from any programme (group holders excluded)."""
 
 
 @attrs.define
@@ -213,6 +216,31 @@ class MetricsCollector:
         self._events[event_type] += 1
         if customer_id is not None:
             self._active.add(customer_id)
+
+    def on_events(self, event_type: str, count: int, customer_ids: Iterable[str]) -> None:
+        """Count ``count`` replayed events of ``event_type`` by ``customer_ids`` (a batch of rows)."""
+        self._events[event_type] += count
+        self._active.update(customer_ids)
+
+    def on_refunds(self, count: int, amount: Decimal) -> None:
+        """Count ``count`` recorded refunds of ``amount`` in all (decided elsewhere)."""
+        self._refunds += count
+        self._refunded += amount
+
+    def add_totals(self, programme_id: str, totals: ProgrammeTotals) -> None:
+        """Fold what a :class:`~cardbenefits.engine.batch.BatchEvaluator` counted for a programme."""
+        acc = self._acc[programme_id]
+        acc.grants += totals.grants
+        acc.clawbacks += totals.clawbacks
+        acc.customers |= totals.customers
+        for asset, quantity in totals.quantity.items():
+            acc.quantity[asset] += quantity
+        acc.cost += totals.cost
+        acc.clawback_cost += totals.clawback_cost
+        for day, cost in totals.cost_by_day.items():
+            acc.cost_by_day[day] += cost
+            self._days.add(day)
+        acc.refusals.update(totals.refusals)
 
     def on_batch(self, batch: EntryBatch) -> None:
         """Fold the entries of one applied batch."""
@@ -318,5 +346,9 @@ class MetricsCollector:
                 coupons_kept=dict(sorted(acc.kept.items())),
                 coupon_value=acc.coupon_value,
             )
+        reached_any: set[str] = set()
+        for acc in self._acc.values():
+            reached_any |= acc.customers
+        reached_total = sum(1 for cid in reached_any if not cid.startswith("group:"))
         return RunMetrics(rows, dict(sorted(self._events.items())), self._refunds, self._refunded, days,
-                          len(self._active))  # fmt: skip
+                          len(self._active), reached_total)  # fmt: skip

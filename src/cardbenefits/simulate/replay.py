@@ -673,8 +673,17 @@ class Replay:
     at the stream's last instant.
     """
 
-    def __init__(self, sim: Simulation, customers: Mapping[str, Customer], progress: Progress | None) -> None:
+    def __init__(
+        self,
+        sim: Simulation,
+        customers: Mapping[str, Customer],
+        progress: Progress | None,
+        *,
+        report: Engine | None = None,
+    ) -> None:
         self.sim = sim
+        self.report = report if report is not None else sim.engine
+        """The engine whose programmes the report lists (the fast path decides with another)."""
         self.people = dict(customers)
         engine, ledger = sim.engine, sim.ledger
         self.stage: dict[str, str] = {}
@@ -761,7 +770,7 @@ class Replay:
         """The result; ``first``/``last`` widen the run's span to events fed elsewhere and
         ``ledger`` (anything with ``usage``) reads the limits' counters."""
         sim = self.sim
-        engine = sim.engine
+        engine = self.report
         if self.progress is not None:
             self.progress(self.done)
         if first is not None and (self.first is None or first < self.first):

@@ -1,0 +1,340 @@
+"""The columnar fast path of a simulation: the same report, most events never become objects.
+
+A campaign what-if run is dominated by purchases meeting transaction programmes (cashback,
+points, multipliers). Their state is counters, so :class:`~cardbenefits.engine.batch.BatchEvaluator`
+decides them over column chunks (:mod:`cardbenefits.simulate.columnar`) without building a
+:class:`~cardbenefits.facts.Transaction`, an entry or a decision per row. Everything else still
+goes through the event-by-event :class:`~cardbenefits.simulate.replay.Replay`, into the
+simulation's ledger:
+
+- follows, draw requests and referrals (the ``others`` of each chunk);
+- history rows (before ``as_of``: they feed the RFM scores);
+- the transactions an activation ladder may count (cards inside a ladder window, computed per
+  card from its anchor; over-approximated, the ladder decides) — replayed by an engine holding
+  only the ladders and group rewards;
+- every transaction of a customer who may hold a coupon (who drew or was referred, so far),
+  which checkout needs; and the refunds of any routed transaction.
+
+Programme counters and ladder/coupon/funnel counters are disjoint, so the two halves never
+read each other's state and their figures add up: per-programme totals, event counts, active
+customers and recorded refunds (a refund both halves recorded counts once) are folded into the
+replay's metrics; limit usage reads both halves' counters. Group rewards due before the last
+event of the whole stream are evaluated at their deadline.
+
+``tests/simulate/test_fast.py`` runs the demo catalog and random data both ways and compares
+the reports. What the fast path does not do: ``watch`` a customer (``explain`` replays one
+customer event by event) or continue a ledger that already holds entries — use
+:meth:`Simulation.run` for those.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import datetime as _dt
+import gc
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+from cardbenefits.engine import Engine
+from cardbenefits.engine.batch import BatchEvaluator, Rows
+from cardbenefits.engine.ladders import _anchor
+from cardbenefits.errors import CardBenefitsError
+from cardbenefits.facts import Customer, DrawRequest, Event, Referral, Transaction, event_sort_key
+from cardbenefits.ledger import Ledger
+from cardbenefits.ledger.entries import EntryKind
+from cardbenefits.programmes import PeriodUnit
+from cardbenefits.simulate.columnar import EventChunk, TransactionColumns
+from cardbenefits.simulate.io import SimulationError
+from cardbenefits.simulate.replay import Progress, Replay, Simulation, SimulationResult
+
+__all__ = ["chunks_of", "events_of", "run_columnar"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_ZERO = Decimal(0)
+_first = itemgetter(0)
+
+
+def _us(instant: _dt.datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _naive_utc(instant: _dt.datetime) -> _dt.datetime:
+    # event_sort_key's instants are naive UTC
+    return instant.astimezone(_dt.UTC).replace(tzinfo=None)
+
+
+class _Counters:
+    """Limit usage read from the replay's ledger and the batch evaluator's counters."""
+
+    def __init__(self, ledger: Ledger, batch: BatchEvaluator | None) -> None:
+        self.ledger, self.batch = ledger, batch
+
+    def usage(self, counter: str) -> Decimal:
+        extra = self.batch.usage(counter) if self.batch is not None else _ZERO
+        return self.ledger.usage(counter) + extra
+
+
+def _ladder_windows(engine: Engine, people: Mapping[str, Customer]) -> dict[str, tuple[int, int]]:
+    """Per card id: an instant range (UTC µs) holding every instant a ladder may count on it."""
+    windows: dict[str, tuple[int, int]] = {}
+    for ladder in engine.ladders:
+        months = max((t.first_period + t.periods for t in ladder.tiers if t.within_days is None), default=0)
+        days = max((t.within_days or 0 for t in ladder.tiers), default=0)
+        # a statement cycle starts up to a month before its month; a day of margin either side
+        span = _dt.timedelta(days=31 * (months + 2) + days + 2)
+        for customer in people.values():
+            for card in customer.cards:
+                anchor = _anchor(ladder, card)
+                if anchor is None:
+                    continue
+                lo, hi = _us(anchor - _dt.timedelta(days=32)), _us(anchor + span)
+                if ladder.basis is PeriodUnit.MONTH and not months:
+                    lo = _us(anchor - _dt.timedelta(days=1))
+                seen = windows.get(card.card_id)
+                windows[card.card_id] = (lo, hi) if seen is None else (min(lo, seen[0]), max(hi, seen[1]))
+    return windows
+
+
+def _slice(cols: TransactionColumns, start: int, stop: int) -> Rows:
+    return Rows(
+        id=cols.id[start:stop],
+        customer_id=cols.customer_id[start:stop],
+        card_id=cols.card_id[start:stop],
+        merchant_id=cols.merchant_id[start:stop],
+        mcc=cols.mcc[start:stop],
+        channel=cols.channel[start:stop],
+        kind=cols.kind[start:stop],
+        amount=cols.amount[start:stop],
+        currency=cols.currency[start:stop],
+        refund_of=cols.refund_of[start:stop],
+        at_us=cols.at_us[start:stop],
+        posted_us=cols.posted_us[start:stop],
+        day=cols.day[start:stop],
+        posted_day=cols.posted_day[start:stop],
+    )
+
+
+class _Run:
+    def __init__(self, sim: Simulation, customers: Mapping[str, Customer], progress: Progress | None) -> None:
+        if sim.watch is not None:
+            raise SimulationError(
+                "the columnar path does not watch a customer", path="watch", value=sim.watch
+            )
+        if sim.ledger.entries():
+            raise SimulationError("the columnar path needs an empty ledger", path="ledger",
+                                  value=type(sim.ledger).__name__)  # fmt: skip
+        engine = sim.engine
+        self.engine = engine
+        ladders_only = Engine(
+            (),
+            ladders=engine.ladders,
+            group_rewards=engine.group_rewards,
+            catalog_version=engine.catalog_version,
+            catalog_id=engine.catalog_id,
+            timezone=engine.timezone,
+            currency=engine.currency,
+            record_of=engine.record_of,
+        )
+        self.seq = seq = copy.copy(sim)
+        seq.engine = ladders_only
+        self.customers = customers
+        self.progress = progress
+        self.replay: Replay | None = None
+        self.batch: BatchEvaluator | None = None
+        self.windows: dict[str, tuple[int, int]] = {}
+        self.maybe_holders: set[str] = set()
+        self.routed: set[str] = set()
+        self.first: _dt.datetime | None = None  # the first replayed transaction row's instant
+        self.last: _dt.datetime | None = None
+        self.done = 0
+        self.as_us = 0
+
+    def start(self, chunk: EventChunk) -> Replay:
+        """The first chunk fixes ``as_of`` (default: the first event's instant, as the replay does)."""
+        seq = self.seq
+        if seq.as_of is None:
+            first = self._edge(chunk, 0)
+            if first is not None:
+                seq.as_of = first[1]
+        self.as_us = _us(seq.as_of) if seq.as_of is not None else 0
+        self.replay = Replay(seq, self.customers, None, report=self.engine)
+        return self.replay
+
+    @staticmethod
+    def _edge(chunk: EventChunk, end: int) -> tuple[Any, _dt.datetime] | None:
+        """``(key, instant)`` of the chunk's first (``end=0``) or last (``-1``) event."""
+        cols = chunk.transactions
+        found: list[tuple[Any, _dt.datetime]] = []
+        if len(cols):
+            i = 0 if end == 0 else len(cols) - 1
+            found.append((cols.key(i), cols.transaction(i).transacted_at))
+        if chunk.others:
+            key, event = chunk.others[end]
+            found.append((key, event.at))
+        if not found:
+            return None
+        return min(found, key=_first) if end == 0 else max(found, key=_first)
+
+    def segmented(self, replay: Replay) -> BatchEvaluator:
+        if not replay.segmented:
+            assert self.seq.as_of is not None
+            replay.segment(self.seq.as_of)
+        if self.batch is None:
+            self.batch = BatchEvaluator(self.engine, replay.people)
+            if self.engine.ladders:
+                self.windows = _ladder_windows(self.engine, replay.people)
+        return self.batch
+
+    def chunk(self, chunk: EventChunk) -> None:
+        replay = self.replay if self.replay is not None else self.start(chunk)
+        cols = chunk.transactions
+        n = len(cols)
+        others = chunk.others
+        as_of = self.seq.as_of
+        # history (before as_of) first: it feeds the RFM scores the segments are computed from
+        h = 0 if replay.segmented else bisect.bisect_left(cols.at_us, self.as_us)
+        k = (
+            0
+            if replay.segmented or as_of is None
+            else bisect.bisect_left([key[0] for key, _e in others], _naive_utc(as_of))
+        )
+        feed = replay.feed
+        if h or k:
+            for _key, item in heapq.merge(((cols.key(i), i) for i in range(h)), others[:k], key=_first):
+                feed(cols.transaction(item) if isinstance(item, int) else item)
+        for _key, event in others[k:]:
+            if isinstance(event, DrawRequest):
+                self.maybe_holders.add(event.customer_id)
+            elif isinstance(event, Referral):
+                self.maybe_holders.update((event.invitee_id, event.inviter_id))
+        if n > h or len(others) > k:
+            self.segmented(replay)  # after the history, before routing (ladder windows need it)
+        picked = self._route(cols, h, n) if n > h else []
+        for _key, item in heapq.merge(((cols.key(i), i) for i in picked), others[k:], key=_first):
+            if isinstance(item, int):
+                feed(cols.transaction(item), count=False)
+            else:
+                feed(item)
+        if n > h:
+            self._batch(cols, h, n, replay)
+            if self.first is None:
+                self.first = cols.transaction(h).transacted_at
+        self.done += n + len(others)
+        if self.progress is not None:
+            self.progress(self.done)
+        last = self._edge(chunk, -1)
+        if last is not None and (as_of is None or last[1] >= as_of):
+            self.last = last[1]
+
+    def _route(self, cols: TransactionColumns, h: int, n: int) -> list[int]:
+        """Replay rows (``h`` to ``n``) the event-by-event replay must also see."""
+        holders, routed, windows = self.maybe_holders, self.routed, self.windows
+        cids, cards, refund_of, ids = cols.customer_id, cols.card_id, cols.refund_of, cols.id
+        at_us, posted_us = cols.at_us, cols.posted_us
+        out: list[int] = []
+        for i in range(h, n):
+            tid = refund_of[i]
+            if cids[i] in holders or (tid is not None and tid in routed):
+                out.append(i)
+                routed.add(ids[i])
+                continue
+            window = windows.get(cards[i])
+            if window is not None and (
+                window[0] <= at_us[i] < window[1] or window[0] <= posted_us[i] < window[1]
+            ):
+                out.append(i)
+                routed.add(ids[i])
+        return out
+
+    def _batch(self, cols: TransactionColumns, h: int, n: int, replay: Replay) -> None:
+        batch = self.segmented(replay)
+        people = replay.people
+        cids = cols.customer_id if h == 0 else cols.customer_id[h:]
+        unknown = set(cids) - people.keys()
+        if unknown:
+            i = next(i for i in range(h, n) if cols.customer_id[i] in unknown)
+            raise SimulationError(f"event {cols.id[i]} names an unknown customer",
+                                  path="transaction.customer_id", value=cols.customer_id[i])  # fmt: skip
+        rows = cols if h == 0 else _slice(cols, h, n)
+        try:
+            batch.run(rows)
+        except CardBenefitsError as exc:
+            event_id = (exc.path or "").split(".", 1)[0]
+            raise SimulationError(f"event {event_id}: {exc}", path=exc.path, value=exc.value) from exc
+        replay.metrics.on_events("transaction", n - h, cids)
+
+    def finish(self) -> SimulationResult:
+        replay = self.replay
+        if replay is None:  # an empty stream
+            return Replay(self.seq, self.customers, None, report=self.engine).finish()
+        batch = self.batch
+        if batch is not None:
+            metrics = replay.metrics
+            for pid, totals in batch.totals.items():
+                metrics.add_totals(pid, totals)
+            seen = {
+                e.meta.get("refund")
+                for e in self.seq.ledger.entries(programme_id="refund")
+                if e.kind is EntryKind.ADJUST
+            }
+            only = {rid: amount for rid, amount in batch.refunds.items() if rid not in seen}
+            metrics.on_refunds(len(only), sum(only.values(), _ZERO))
+        return replay.finish(self.first, self.last, ledger=_Counters(self.seq.ledger, batch))
+
+
+def run_columnar(
+    sim: Simulation,
+    customers: Mapping[str, Customer],
+    chunks: Iterable[EventChunk],
+    *,
+    progress: Progress | None = None,
+    pause_gc: bool = True,
+) -> SimulationResult:
+    """Replay ``chunks`` (:func:`~cardbenefits.simulate.columnar.iter_chunks`) for ``customers``
+    as :meth:`Simulation.run` would, deciding transaction programmes in batch (module docstring).
+
+    The result's ledger holds what the event-by-event half wrote (ladders, coupons, funnels,
+    referrals, group rewards); programme figures are in its metrics and limit usage.
+    """
+    paused = pause_gc and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        run = _Run(sim, customers, progress)
+        for chunk in chunks:
+            run.chunk(chunk)
+        return run.finish()
+    finally:
+        if paused:
+            gc.enable()
+
+
+def chunks_of(
+    events: Iterable[Event], *, timezone: str = "Asia/Shanghai", chunk_rows: int = 65536
+) -> Iterator[EventChunk]:
+    """Events already built (in replay order) as :class:`EventChunk` s of ``chunk_rows`` transactions."""
+    txns: list[Transaction] = []
+    others: list[tuple[Any, Event]] = []
+    for event in events:
+        if isinstance(event, Transaction):
+            txns.append(event)
+            if len(txns) >= chunk_rows:
+                cols = TransactionColumns.from_transactions("-", [0] * len(txns), txns, timezone=timezone)
+                yield EventChunk(cols, tuple(others))
+                txns, others = [], []
+        else:
+            others.append((event_sort_key(event), event))
+    if txns or others:
+        cols = TransactionColumns.from_transactions("-", [0] * len(txns), txns, timezone=timezone)
+        yield EventChunk(cols, tuple(others))
+
+
+def events_of(chunks: Iterable[EventChunk]) -> Iterator[Event]:
+    """Every event of ``chunks`` in replay order, built (the event-by-event path's input)."""
+    for chunk in chunks:
+        yield from chunk.events()
