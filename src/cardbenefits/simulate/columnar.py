@@ -482,21 +482,36 @@ _FIELD_DTYPES: Final = ("type", *_FIELDS)
 def _jsonl_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
     pl = _polars()
     pattern = _JSON_MIXED if mixed else _JSON_KIND
-    dtype = pl.Struct({name: pl.String for name in _FIELD_DTYPES})
+    schema = {name: pl.String for name in _FIELD_DTYPES}
     first = 1
     with path.open("rb") as handle:
         for _offset, block in _byte_blocks(handle):
             lines = block.splitlines(keepends=True)
             texts = _string_lines(pl, lines, block)
-            fast = texts.str.contains(pattern)
-            frame = pl.DataFrame({"__idx": pl.int_range(0, len(lines), eager=True), "t": texts, "fast": fast})
+            frame = pl.DataFrame(
+                {"__idx": pl.int_range(0, len(lines), eager=True), "fast": texts.str.contains(pattern)}
+            )
             chosen = frame.filter(pl.col("fast"))
-            cand = chosen.select(
-                (pl.col("__idx") + first).alias("__line"),
-                "__idx",
-                pl.col("t").str.json_decode(dtype).struct.unnest(),
-            ).drop("type")
-            slow_idx = frame.filter(~pl.col("fast"))["__idx"].to_list()
+            if chosen.height == len(lines) and b"\r" not in block:
+                body = block  # every line is a plain object on its own \n-terminated line
+            else:
+                kept = texts.filter(frame["fast"]).str.strip_chars_end("\r\n")
+                body = "\n".join(kept.to_list()).encode("utf-8")
+            decoded = pl.read_ndjson(body, schema=schema) if chosen.height else None
+            if decoded is not None and decoded.height != chosen.height:  # pragma: no cover - defensive
+                decoded, chosen = None, chosen.clear()
+            cand = None
+            if decoded is not None:
+                cand = pl.concat(
+                    [
+                        chosen.select((pl.col("__idx") + first).alias("__line"), "__idx"),
+                        decoded.drop("type"),
+                    ],
+                    how="horizontal",
+                )
+            slow_idx = frame.filter(~pl.col("fast"))["__idx"].to_list() if chosen.height < len(lines) else []
+            if decoded is None and chosen.height:  # pragma: no cover - defensive
+                slow_idx = list(range(len(lines)))
             yield _Block(cand, [(first + i, i) for i in slow_idx], _json_row(path, lines, first))
             first += len(lines)
 
