@@ -7,8 +7,13 @@ Writes the events once as a JSON-lines file (synth, fixed seed), then measures, 
 - ``replay``: reading + replaying through the whole demo catalog
   (:func:`~cardbenefits.simulate.example.example_simulation`) into the in-memory ledger, with
   metrics;
-- the ratio replay/read, events per second and peak memory (tracemalloc is too slow at this
-  scale, so the peak RSS of a child process per phase is reported).
+- ``chunks``: reading the same file as transaction column chunks
+  (:func:`~cardbenefits.simulate.columnar.iter_chunks`), the I/O limit of the columnar path;
+- ``fast``: the columnar replay (:func:`~cardbenefits.simulate.fast.run_columnar`): same
+  report, transaction programmes decided in batch;
+- the ratios replay/read, fast/chunks and replay/fast, events per second and peak memory
+  (tracemalloc is too slow at this scale, so the peak RSS of a child process per phase is
+  reported).
 
 ``--profile`` prints the replay phase's cProfile top by own time and by cumulative time.
 
@@ -17,6 +22,7 @@ Usage::
     python benchmarks/bench_simulate.py --transactions 1000000 --customers 100000
     python benchmarks/bench_simulate.py --transactions 100000 --customers 10000 --profile
     python benchmarks/bench_simulate.py --transactions 1000000 --customers 10000 --ledger memory:window=30d
+    python benchmarks/bench_simulate.py --transactions 10000000 --customers 100000 --phases chunks,fast
 
 Not a test; prints a table.
 """
@@ -33,8 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cardbenefits.simulate.columnar import iter_chunks
 from cardbenefits.simulate.commands import _ledger
 from cardbenefits.simulate.example import EXAMPLE_AS_OF, example_simulation
+from cardbenefits.simulate.fast import run_columnar
 from cardbenefits.simulate.io import EventSource, write_customers, write_events
 from cardbenefits.synth import SynthConfig, generate_customers, generate_events
 
@@ -73,6 +81,19 @@ def _phase(folder: Path, phase: str, profile: bool, ledger: str | None = None) -
     started = time.perf_counter()
     if phase == "read":
         n = sum(1 for _ in source.events())
+    elif phase == "chunks":
+        n = sum(len(c.transactions) + len(c.others) for c in iter_chunks(source))
+    elif phase == "fast":
+        sim = example_simulation(as_of=EXAMPLE_AS_OF.subtract(years=5), ledger=_ledger(ledger))
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        result = run_columnar(sim, customers, iter_chunks(source, timezone=sim.engine.timezone))
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumtime").print_stats(30)
+        n = sum(result.metrics.events.values())
     else:
         # every event is replayed (no history before as_of)
         sim = example_simulation(as_of=EXAMPLE_AS_OF.subtract(years=5), ledger=_ledger(ledger))
@@ -87,9 +108,12 @@ def _phase(folder: Path, phase: str, profile: bool, ledger: str | None = None) -
         n = sum(result.metrics.events.values())
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if phase != "read" and hasattr(sim.ledger, "stats"):
+    if phase in ("replay", "fast") and hasattr(sim.ledger, "stats"):
         print(f"LEDGER {sim.ledger.stats()}")
     print(f"RESULT {phase} {n} {elapsed:.3f} {peak:.0f}")
+
+
+PHASES = ("read", "chunks", "replay", "fast")
 
 
 def main() -> None:
@@ -98,7 +122,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--phase", choices=("read", "replay"))
+    parser.add_argument("--phase", choices=PHASES)
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help="comma-separated subset to run (default: all)"
+    )
     parser.add_argument("--ledger", metavar="SPEC", help="as simulate --ledger, e.g. memory:window=30d")
     args = parser.parse_args()
     if args.phase:
@@ -113,14 +140,14 @@ def main() -> None:
         )
     size = (folder / "events.jsonl").stat().st_size / 1e6
     rows = {}
-    for phase in ("read", "replay"):
+    for phase in args.phases.split(","):
         cmd = [sys.executable, __file__, "--dir", str(folder), "--phase", phase]
-        if args.profile and phase == "replay":
+        if args.profile and phase in ("replay", "fast"):
             cmd.append("--profile")
-        if args.ledger and phase == "replay":
+        if args.ledger and phase in ("replay", "fast"):
             cmd += ["--ledger", args.ledger]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        if args.profile and phase == "replay":
+        if args.profile and phase in ("replay", "fast"):
             print(out)
         for line in out.splitlines():
             if line.startswith("LEDGER"):
@@ -134,7 +161,14 @@ def main() -> None:
     print(f"{'phase':<8} {'events':>10} {'seconds':>9} {'events/s':>10} {'peak RSS MB':>12}")
     for name, (n, secs, peak) in rows.items():
         print(f"{name:<8} {n:>10} {secs:>9.1f} {n / secs:>10.0f} {peak:>12.0f}")
-    print(f"replay/read time ratio: {rows['replay'][1] / rows['read'][1]:.2f}x")
+
+    def ratio(a: str, b: str, label: str) -> None:
+        if a in rows and b in rows:
+            print(f"{label}: {rows[a][1] / rows[b][1]:.2f}x")
+
+    ratio("replay", "read", "replay/read time (event-by-event replay vs its object reader)")
+    ratio("fast", "chunks", "fast/chunks time (columnar replay vs its columnar reader, the I/O limit)")
+    ratio("replay", "fast", "replay/fast time (speed-up of the columnar path)")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+import pendulum
+
 from cardbenefits.engine import Engine
 from cardbenefits.engine.batch import BatchEvaluator, Rows
 from cardbenefits.engine.ladders import _anchor
@@ -58,9 +60,15 @@ _ZERO = Decimal(0)
 _first = itemgetter(0)
 
 
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
 def _us(instant: _dt.datetime) -> int:
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    """UTC microseconds since the epoch, from the fields (pendulum arithmetic is slow)."""
+    offset = instant.utcoffset() or _dt.timedelta()
+    seconds = (instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
+    seconds += instant.second - offset.days * 86_400 - offset.seconds
+    return seconds * 1_000_000 + instant.microsecond - offset.microseconds
 
 
 def _naive_utc(instant: _dt.datetime) -> _dt.datetime:
@@ -80,23 +88,53 @@ class _Counters:
 
 
 def _ladder_windows(engine: Engine, people: Mapping[str, Customer]) -> dict[str, tuple[int, int]]:
-    """Per card id: an instant range (UTC µs) holding every instant a ladder may count on it."""
+    """Per card id: an instant range (UTC µs) holding every instant a ladder may count on it.
+
+    A ladder counts a transaction only in the periods its tiers cover (months, or statement
+    cycles, after the anchor's) or within a tier's ``within_days`` of the anchor; the range
+    spans them all, with a month of margin for statement cycles and a day for ``within_days``.
+    """
+    calendar = engine.calendar
+    tz = engine.timezone
+    month_starts: dict[int, int] = {}
+
+    def month_start(index: int) -> int:
+        found = month_starts.get(index)
+        if found is None:
+            found = month_starts[index] = _us(pendulum.datetime(index // 12, index % 12 + 1, 1, tz=tz))
+        return found
+
     windows: dict[str, tuple[int, int]] = {}
     for ladder in engine.ladders:
-        months = max((t.first_period + t.periods for t in ladder.tiers if t.within_days is None), default=0)
-        days = max((t.within_days or 0 for t in ladder.tiers), default=0)
-        # a statement cycle starts up to a month before its month; a day of margin either side
-        span = _dt.timedelta(days=31 * (months + 2) + days + 2)
+        covered = [
+            n
+            for t in ladder.tiers
+            if t.within_days is None
+            for n in range(t.first_period, t.first_period + t.periods)
+        ]
+        days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
+        margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
         for customer in people.values():
             for card in customer.cards:
                 anchor = _anchor(ladder, card)
                 if anchor is None:
                     continue
-                lo, hi = _us(anchor - _dt.timedelta(days=32)), _us(anchor + span)
-                if ladder.basis is PeriodUnit.MONTH and not months:
-                    lo = _us(anchor - _dt.timedelta(days=1))
+                spans: list[tuple[int, int]] = []
+                if covered:
+                    index = calendar.day(anchor).month_index
+                    spans.append(
+                        (
+                            month_start(index + min(covered) - margin),
+                            month_start(index + max(covered) + 1 + margin),
+                        )
+                    )
+                if days is not None:
+                    start = _us(anchor)
+                    spans.append((start, start + (days + 1) * 86_400_000_000))
                 seen = windows.get(card.card_id)
-                windows[card.card_id] = (lo, hi) if seen is None else (min(lo, seen[0]), max(hi, seen[1]))
+                if seen is not None:
+                    spans.append(seen)
+                windows[card.card_id] = (min(lo for lo, _hi in spans), max(hi for _lo, hi in spans))
     return windows
 
 
