@@ -44,3 +44,34 @@ def test_watching_needs_the_event_by_event_replay() -> None:
     customers, events = example_data()
     with pytest.raises(SimulationError, match="watch"):
         run_columnar(example_simulation(watch="c1"), customers, chunks_of(events))
+
+
+def test_simulate_command_writes_the_same_report_with_either_engine(tmp_path: Any) -> None:
+    import io
+    import json
+
+    from cardbenefits.simulate.commands import _args, run_simulate
+    from cardbenefits.simulate.example import write_example
+
+    events = write_example(tmp_path / "data", "jsonl")
+    reports = {}
+    for engine in ("events", "columnar"):
+        out = tmp_path / engine
+        assert (
+            run_simulate(_args(events=str(events), out=str(out), engine=engine), io.StringIO(), io.StringIO())
+            == 0
+        )
+        reports[engine] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert reports["columnar"] == reports["events"]
+    assert reports["events"]["totals"]["grants"] > 1000
+
+
+def test_columnar_engine_refuses_a_durable_ledger(tmp_path: Any) -> None:
+    import io
+
+    from cardbenefits.simulate.commands import _args, run_simulate
+
+    err = io.StringIO()
+    args = _args(out=str(tmp_path), engine="columnar", ledger=f"sqlite:{tmp_path / 'l.db'}")
+    assert run_simulate(args, io.StringIO(), err) == 1
+    assert "in-memory ledger" in err.getvalue()

@@ -1,6 +1,6 @@
 """The ``simulate`` and ``explain`` subcommands (registered in :mod:`cardbenefits.cli`).
 
-``cardbenefits simulate [CATALOG [EVENTS]] [--out DIR] [--ledger sqlite:PATH] [--as-of ISO]``
+``cardbenefits simulate [CATALOG [EVENTS]] [--out DIR] [--ledger sqlite:PATH] [--as-of ISO] [--engine E]``
 replays EVENTS (a directory or mixed file, see :mod:`cardbenefits.simulate.io`) through the
 catalog's programmes, ladders, group rewards, funnel campaigns (with checkout), referral
 programmes and risk policies (:meth:`Simulation.from_catalog`) and writes the report into DIR
@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pendulum
 
@@ -39,6 +40,9 @@ from cardbenefits.simulate.explain import explain_customer
 from cardbenefits.simulate.io import EventSource
 from cardbenefits.simulate.progress import progress_reporter
 from cardbenefits.simulate.replay import Simulation
+
+if TYPE_CHECKING:
+    from cardbenefits.simulate.columnar import EventChunk
 
 __all__ = ["configure_explain", "configure_simulate", "run_explain", "run_simulate"]
 
@@ -63,6 +67,14 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="memory (default), memory:window=90d (bounded memory: history older than the window is "
         "forgotten, counters and balances kept) or sqlite:PATH (durable)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "events"),
+        default="auto",
+        help="columnar: decide transaction programmes in batch over column chunks (needs "
+        "cardbenefits[polars] and an in-memory ledger; same report); events: every event one by "
+        "one; auto (default): columnar when it can run",
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.add_argument("--no-html", action="store_true", help="machine-readable files only")
@@ -93,15 +105,26 @@ class _Setup:
         self.as_of: _dt.datetime | None = None
         self.catalog = example_catalog() if args.catalog is None else load_catalog(args.catalog)
         self.ref = self.catalog.ref
+        self.source: EventSource | None = None
         if args.events is None:
             self.customers, self.events = example_data()
             self.as_of = EXAMPLE_AS_OF
         else:
-            source = EventSource.open(args.events)
+            self.source = source = EventSource.open(args.events)
             self.customers = source.customers()
             self.events = source.events()
         if args.as_of:
             self.as_of = _instant(args.as_of, self.catalog.timezone)
+
+    def chunks(self) -> Iterator[EventChunk]:
+        """The events as column chunks (the columnar path's input)."""
+        from cardbenefits.simulate.columnar import iter_chunks
+        from cardbenefits.simulate.fast import chunks_of
+
+        tz = self.catalog.timezone
+        if self.source is not None:
+            return iter_chunks(self.source, timezone=tz)
+        return chunks_of(self.events, timezone=tz)
 
     def simulation(self, **options: Any) -> Simulation:
         """Everything in the catalog, replayed (:meth:`Simulation.from_catalog`)."""
@@ -116,6 +139,19 @@ def _instant(text: str, tz: str) -> _dt.datetime:
     if not isinstance(parsed, _dt.datetime):
         parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=tz)  # type: ignore[union-attr]
     return parsed
+
+
+def _columnar(args: argparse.Namespace) -> bool:
+    """Whether ``simulate`` takes the columnar path (``--engine``; auto: polars and a memory ledger)."""
+    memory = args.ledger is None or args.ledger == "memory" or args.ledger.startswith("memory:")
+    if args.engine == "events":
+        return False
+    if args.engine == "columnar":
+        if not memory:
+            raise CardBenefitsError("the columnar engine needs an in-memory ledger", path="--ledger",
+                                    value=args.ledger)  # fmt: skip
+        return True
+    return memory and importlib.util.find_spec("polars") is not None
 
 
 def _ledger(spec: str | None) -> Ledger:
@@ -143,8 +179,13 @@ def run_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         sim = setup.simulation(ledger=ledger, rfm=args.rfm)
         try:
-            # Simulation.run pauses the cyclic garbage collector for the replay itself.
-            result = sim.run(setup.customers, setup.events, progress=update)
+            # both paths pause the cyclic garbage collector for the replay itself
+            if _columnar(args):
+                from cardbenefits.simulate.fast import run_columnar
+
+                result = run_columnar(sim, setup.customers, setup.chunks(), progress=update)
+            else:
+                result = sim.run(setup.customers, setup.events, progress=update)
         finally:
             close()
         report = build_report(result, catalog_ref=setup.ref)
