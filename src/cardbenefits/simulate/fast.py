@@ -12,8 +12,9 @@ simulation's ledger:
 - the transactions an activation ladder may count (cards inside a ladder window, computed per
   card from its anchor; over-approximated, the ladder decides) — replayed by an engine holding
   only the ladders and group rewards;
-- every transaction of a customer who may hold a coupon (who drew or was referred, so far),
-  which checkout needs; and the refunds of any routed transaction.
+- every transaction of a customer who may hold a coupon during the chunk (a holder at its
+  start, or who draws, is referred or gets a refund in it), which checkout needs; and the
+  refunds of any routed transaction.
 
 Programme counters and ladder/coupon/funnel counters are disjoint, so the two halves never
 read each other's state and their figures add up: per-programme totals, event counts, active
@@ -186,6 +187,7 @@ class _Run:
         self.batch: BatchEvaluator | None = None
         self.windows: dict[str, tuple[int, int]] = {}
         self.maybe_holders: set[str] = set()
+        self.since: dict[str, int] = {}
         self.routed: set[str] = set()
         self.first: _dt.datetime | None = None  # the first replayed transaction row's instant
         self.last: _dt.datetime | None = None
@@ -245,11 +247,20 @@ class _Run:
         if h or k:
             for _key, item in heapq.merge(((cols.key(i), i) for i in range(h)), others[:k], key=_first):
                 feed(cols.transaction(item) if isinstance(item, int) else item)
+        # who may pay with a coupon in this chunk: holders now, and whoever may get one in it
+        self.maybe_holders = set(self.seq._state.holders)
+        since: dict[str, int] = {}  # customer -> first draw or referral of this chunk (UTC µs)
         for _key, event in others[k:]:
-            if isinstance(event, DrawRequest):
-                self.maybe_holders.add(event.customer_id)
-            elif isinstance(event, Referral):
-                self.maybe_holders.update((event.invitee_id, event.inviter_id))
+            if isinstance(event, DrawRequest | Referral):
+                at = _us(event.at)
+                who = (
+                    (event.customer_id,)
+                    if isinstance(event, DrawRequest)
+                    else (event.invitee_id, event.inviter_id)
+                )
+                for cid in who:
+                    since.setdefault(cid, at)
+        self.since = since
         if n > h or len(others) > k:
             self.segmented(replay)  # after the history, before routing (ladder windows need it)
         picked = self._route(cols, h, n) if n > h else []
@@ -271,15 +282,20 @@ class _Run:
 
     def _route(self, cols: TransactionColumns, h: int, n: int) -> list[int]:
         """Replay rows (``h`` to ``n``) the event-by-event replay must also see."""
-        holders, routed, windows = self.maybe_holders, self.routed, self.windows
+        holders, since, routed, windows = self.maybe_holders, self.since, self.routed, self.windows
         cids, cards, refund_of, ids = cols.customer_id, cols.card_id, cols.refund_of, cols.id
         at_us, posted_us = cols.at_us, cols.posted_us
         out: list[int] = []
         for i in range(h, n):
             tid = refund_of[i]
-            if cids[i] in holders or (tid is not None and tid in routed):
+            cid = cids[i]
+            if cid in holders or (cid in since and since[cid] <= at_us[i]):
                 out.append(i)
                 routed.add(ids[i])
+                continue
+            if tid is not None and tid in routed:
+                out.append(i)
+                holders.add(cids[i])  # a refund may return a coupon: later purchases may use it
                 continue
             window = windows.get(cards[i])
             if window is not None and (
