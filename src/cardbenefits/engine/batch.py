@@ -41,9 +41,11 @@ streams of purchases, refunds and reversals (every figure and every counter equa
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from operator import itemgetter
 from typing import Any, Protocol
 
 import attrs
@@ -59,6 +61,7 @@ from cardbenefits.engine.core import (
     _M_COUNT,
     _PERCENT,
     _S_CUSTOMER,
+    _S_GLOBAL,
     _S_PERSON,
     _UNDOING,
     Engine,
@@ -169,14 +172,18 @@ class _Claim:
         self.unit_cost: Decimal | None = None  # from the first grant
 
 
-class _Original:
-    __slots__ = ("amount", "claims", "currency", "customer_id")
+class _Refund:
+    """A refund row of a chunk, as every programme's clawback reads it."""
 
-    def __init__(self, customer_id: str, amount: Decimal, currency: str) -> None:
-        self.customer_id = customer_id
-        self.amount = amount
-        self.currency = currency
-        self.claims: dict[str, _Claim] = {}
+    __slots__ = ("amount", "customer", "remaining", "row", "tid")
+
+    def __init__(self, row: int, tid: str, customer: Customer, amount: Decimal, remaining: Money) -> None:
+        self.row, self.tid, self.customer, self.amount, self.remaining = row, tid, customer, amount, remaining
+
+
+def _head(rows: TransactionRows, stop: int) -> Rows:
+    """The first ``stop`` rows."""
+    return Rows(*(getattr(rows, f.name)[:stop] for f in attrs.fields(Rows)))
 
 
 def _instant(us: int) -> _dt.datetime:
@@ -205,7 +212,14 @@ class BatchEvaluator:
         self.refunds: dict[str, Decimal] = {}
         """Refunds the programmes recorded (the engine's ``refund recorded`` entry): id → amount."""
         self._usage: dict[str, Decimal] = {}
-        self._originals: dict[str, _Original] = {}
+        # transactions something was recorded for (grant or counted spend): customer, amount, currency
+        self._recorded: dict[str, tuple[str, Decimal, str]] = {}
+        # per programme, per transaction: the entries a refund reads (limits or period flooring)
+        self._claims: dict[str, dict[str, _Claim]] = {pid: {} for pid in self.totals}
+        # per programme without counters: granted, and clawed back so far, per transaction
+        self._granted: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
+        self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
+        self._bases = {c.base for c in engine._plans.values() if c.reward_code == _BONUS}
         self._cards: dict[tuple[str, str], CardHolding | None] = {}
         self._records: dict[tuple[str, str], Mapping[str, object]] = {}
         self._days: dict[str, LocalDay] = {}
@@ -269,108 +283,317 @@ class BatchEvaluator:
 
     # -- rows ----------------------------------------------------------------------------------
     def run(self, rows: TransactionRows) -> None:
-        """Decide every row of ``rows`` (the next chunk of the stream, in replay order)."""
-        engine = self.engine
-        candidates = engine._candidates
-        customers = self.customers
-        ids, cids, cards, kinds = rows.id, rows.customer_id, rows.card_id, rows.kind
-        mccs, channels = rows.mcc, rows.channel
-        for i in range(len(ids)):
-            cid = cids[i]
-            customer = customers.get(cid)
-            if customer is None:
-                raise EngineError("the transaction names an unknown customer", path=f"{ids[i]}.customer_id",
-                                  value=cid)  # fmt: skip
-            kind = kinds[i]
-            if kind in _UNDOING:
-                self._refund(rows, i, customer)
-                continue
-            ck = (kind, mccs[i], channels[i])
-            plans = candidates.get(ck)
-            if plans is None:
-                plans = engine._index_candidates(ck)
-            if not plans:
-                continue
-            card = self._card(customer, cards[i])
-            base_units: dict[str, Decimal] | None = None
-            original: _Original | None = None
-            for c in plans:
-                got = self._run(c, rows, i, customer, card, base_units, original)
-                if got is not None:
-                    original, granted = got
-                    if base_units is None:
-                        base_units = {}
-                    base_units[c.id] = granted
-                elif base_units is not None:
-                    base_units[c.id] = _ZERO
-            if original is not None:
-                self._originals[ids[i]] = original
+        """Decide every row of ``rows`` (the next chunk of the stream, in replay order).
 
-    def _run(
+        Programme by programme, in the engine's order (bases before their multipliers): the
+        qualifier checks filter the chunk's purchases column-wise; a programme without limits or
+        period flooring then earns column-wise too, others walk their qualifying rows and the
+        refunds in row order, fitting limits as :meth:`Engine._fit` does. The figures equal the
+        engine's row-by-row decisions because no programme reads another's counters.
+        """
+        ids, cids, kinds = rows.id, rows.customer_id, rows.kind
+        n = len(ids)
+        customers = self.customers
+        unknown = {cid for cid in cids if cid not in customers}
+        if unknown:
+            first = next(i for i in range(n) if cids[i] in unknown)
+            if first:
+                self.run(_head(rows, first))
+            raise EngineError("the transaction names an unknown customer", path=f"{ids[first]}.customer_id",
+                              value=cids[first])  # fmt: skip
+        undo = [i for i in range(n) if kinds[i] in _UNDOING]
+        buys = [i for i in range(n) if kinds[i] not in _UNDOING] if undo else list(range(n))
+        refunds, failure = self._refunds(rows, undo)
+        base_rows: dict[str, dict[int, Decimal]] = {}
+        kept: dict[int, dict[str, Decimal]] = {r.row: {} for r in refunds}
+        for c in self._claw_order:
+            rows_ok = self._qualify(c, rows, buys)
+            if c.limits or c.reward_code == _ACCRUE_PERIOD:
+                self._walk(c, rows, rows_ok, refunds, base_rows, kept)
+            else:
+                self._earn(c, rows, rows_ok, refunds, base_rows, kept)
+        recorded = self._recorded
+        for r in refunds:
+            if r.tid in recorded:
+                counter = f"refunded:{r.tid}"
+                self._usage[counter] = self._usage.get(counter, _ZERO) + r.amount
+                self.refunds[ids[r.row]] = r.amount
+        if failure is not None and failure[1] in recorded:
+            raise failure[2]
+
+    def _refunds(
+        self, rows: TransactionRows, undo: list[int]
+    ) -> tuple[list[_Refund], tuple[int, str, EngineError] | None]:
+        """The chunk's refunds of known originals, with what remains of each original after it.
+
+        ``remaining`` assumes the original was recorded (else no programme holds anything to
+        claw back, and the refund changes nothing). The first refund exceeding what is left is
+        returned as an error, raised after the chunk if its original was recorded.
+        """
+        if not undo:
+            return [], None
+        ids, cids, amounts, refund_of = rows.id, rows.customer_id, rows.amount, rows.refund_of
+        kinds = rows.kind
+        position = {ids[i]: i for i in range(len(ids)) if kinds[i] not in _UNDOING}
+        pending: dict[str, Decimal] = {}
+        out: list[_Refund] = []
+        for r in undo:
+            tid = refund_of[r]
+            if tid is None:
+                raise EngineError("a refund names the transaction it undoes", path=f"{ids[r]}.refund_of",
+                                  value=None)  # fmt: skip
+            original = self._recorded.get(tid)
+            if original is None:
+                p = position.get(tid)
+                if p is None or p > r:
+                    continue  # nothing was granted or counted for the original
+                original = (cids[p], amounts[p], rows.currency[p])
+            customer_id, original_amount, currency = original
+            if customer_id != cids[r]:
+                continue
+            before = pending.get(tid)
+            if before is None:
+                before = self._usage.get(f"refunded:{tid}", _ZERO)
+            amount = amounts[r]
+            if before + amount > original_amount:
+                error = EngineError(
+                    f"refund exceeds what is left of {tid} ({original_amount - before})",
+                    path=f"{ids[r]}.amount",
+                    value=Money(amount, rows.currency[r]),
+                )
+                return out, (r, tid, error)
+            pending[tid] = before + amount
+            remaining = Money(original_amount - before - amount, currency)
+            out.append(_Refund(r, tid, self.customers[cids[r]], amount, remaining))
+        return out, None
+
+    def _qualify(self, c: _Plan, rows: TransactionRows, buys: list[int]) -> list[int]:
+        """The purchases ``c``'s qualifier accepts, refusals counted (the engine's order of checks)."""
+        refusals = self.totals[c.id].refusals
+        kinds, mccs, channels = rows.kind, rows.mcc, rows.channel
+        kinds_ok = c.kinds
+        # the trigger index: rows whose kind, MCC and channel cannot match never meet c
+        found = [i for i in buys if kinds[i] in kinds_ok]
+        if c.mccs is not None:
+            wanted = c.mccs
+            found = [i for i in found if mccs[i] in wanted]
+        if c.channels is not None:
+            allowed = c.channels
+            found = [i for i in found if channels[i] in allowed]
+        start, end = self._window[c.id]
+        if start is not None or end is not None:
+            at = rows.posted_us if c.posting else rows.at_us
+            lo = start if start is not None else -(1 << 62)
+            hi = end if end is not None else 1 << 62
+            found = self._keep(found, [i for i in found if lo <= at[i] < hi], refusals, "validity")
+        if c.excluded:
+            excluded = c.excluded
+            found = self._keep(found, [i for i in found if mccs[i] not in excluded], refusals, "mcc_excluded")
+        if c.merchants is not None:
+            merchants, merchant_ids = c.merchants, rows.merchant_id
+            found = self._keep(
+                found, [i for i in found if merchant_ids[i] in merchants], refusals, "merchant"
+            )
+        currencies = rows.currency
+        currency = c.currency
+        found = self._keep(found, [i for i in found if currencies[i] == currency], refusals, "currency")
+        if c.min_amount is not None:
+            least, amounts = c.min_amount, rows.amount
+            found = self._keep(found, [i for i in found if amounts[i] >= least], refusals, "min_amount")
+        if c.eligibility is not None:
+            rule, cids, cards, customers = c.eligibility, rows.customer_id, rows.card_id, self.customers
+            at = rows.posted_us if c.posting else rows.at_us
+            passed = []
+            for i in found:
+                customer = customers[cids[i]]
+                if rule.evaluate(self._record(customer, self._card(customer, cards[i])), _instant(at[i])):
+                    passed.append(i)
+            if len(passed) != len(found):
+                refusals["ineligible"] += len(found) - len(passed)
+            found = passed
+        return found
+
+    @staticmethod
+    def _keep(before: list[int], after: list[int], refusals: Counter[str], code: str) -> list[int]:
+        if len(after) != len(before):
+            refusals["not_qualified:" + code] += len(before) - len(after)
+        return after
+
+    def _earned(
+        self, c: _Plan, rows: TransactionRows, found: list[int], base: dict[int, Decimal]
+    ) -> list[Decimal]:
+        """What each qualifying row earns before limits (per-transaction rewards)."""
+        code = c.reward_code
+        amounts = rows.amount
+        if code == _FIXED:
+            return [c.fixed] * len(found)
+        if code == _ACCRUE:
+            r: Any = c.reward
+            per, units, multiplier = r.per.amount, r.units, r.multiplier
+            return [(amounts[i] // per) * units * multiplier for i in found]
+        if code == _PERCENT:
+            currencies = rows.currency
+            return [_percent(c, Money(amounts[i], currencies[i])) for i in found]
+        extra = c.reward.extra  # type: ignore[union-attr]
+        return [extra(base.get(i, _ZERO)) for i in found]
+
+    def _earn(
+        self,
+        c: _Plan,
+        rows: TransactionRows,
+        found: list[int],
+        refunds: list[_Refund],
+        base_rows: dict[str, dict[int, Decimal]],
+        kept: dict[int, dict[str, Decimal]],
+    ) -> None:
+        """A programme without limits or period flooring: grants column-wise, then its clawbacks."""
+        pid = c.id
+        totals = self.totals[pid]
+        earned = self._earned(c, rows, found, base_rows.get(c.base, {}) if c.reward_code == _BONUS else {})
+        granted = [(i, e) for i, e in zip(found, earned, strict=True) if e > 0]
+        if len(granted) != len(found):
+            totals.refusals["not_qualified:not_reward"] += len(found) - len(granted)
+        if pid in self._bases:
+            base_rows[pid] = dict(granted)
+        if granted:
+            ids, cids, amounts, currencies = rows.id, rows.customer_id, rows.amount, rows.currency
+            days = rows.posted_day if c.posting else rows.day
+            store = self._granted[pid]
+            recorded = self._recorded
+            for i, q in granted:
+                tid = ids[i]
+                store[tid] = q
+                if tid not in recorded:
+                    recorded[tid] = (cids[i], amounts[i], currencies[i])
+            totals.grants += len(granted)
+            totals.customers.update([cids[i] for i, _q in granted])
+            asset = c.asset
+            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) + sum((q for _i, q in granted), _ZERO)
+            by_day = totals.cost_by_day
+            cost = _ZERO
+            if c.money:
+                for i, q in granted:
+                    day = days[i]
+                    by_day[day] = by_day.get(day, _ZERO) + q
+                    cost += q
+            else:
+                unit_cost = c.unit_cost
+                for i, q in granted:
+                    day = days[i]
+                    value = q * unit_cost
+                    by_day[day] = by_day.get(day, _ZERO) + value
+                    cost += value
+            totals.cost += cost
+        if refunds:
+            store, clawed = self._granted[pid], self._clawed[pid]
+            for r in refunds:
+                total = store.get(r.tid)
+                if total is None:
+                    continue
+                net = total - clawed.get(r.tid, _ZERO)
+                would = self._would(c, r.remaining, kept[r.row])
+                keep = min(would, total)
+                claw = max(net - keep, _ZERO)
+                kept[r.row][pid] = max(keep, _ZERO)
+                if claw > 0:
+                    clawed[r.tid] = clawed.get(r.tid, _ZERO) + claw
+                    self._count_claw(c, claw, c.unit_cost, rows.day[r.row])
+
+    def _would(self, c: _Plan, remaining: Money, kept_units: dict[str, Decimal]) -> Decimal:
+        """What the remaining amount of a refunded purchase earns (:meth:`Engine._claw`)."""
+        if not ((c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()):
+            return _ZERO
+        reward = c.reward
+        if isinstance(reward, FixedReward):
+            return c.fixed
+        if isinstance(reward, PercentReward | AccrualReward):
+            earned = reward.earn(remaining)
+            return earned.amount if isinstance(earned, Money) else earned
+        return reward.extra(kept_units.get(reward.base, _ZERO))
+
+    def _count_claw(self, c: _Plan, claw: Decimal, unit_cost: Decimal, day: str) -> None:
+        totals = self.totals[c.id]
+        totals.clawbacks += 1
+        asset = c.asset
+        totals.quantity[asset] = totals.quantity.get(asset, _ZERO) - claw
+        cost = claw if c.money else claw * unit_cost
+        totals.cost -= cost
+        totals.clawback_cost += cost
+        totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) - cost
+
+    def _walk(
+        self,
+        c: _Plan,
+        rows: TransactionRows,
+        found: list[int],
+        refunds: list[_Refund],
+        base_rows: dict[str, dict[int, Decimal]],
+        kept: dict[int, dict[str, Decimal]],
+    ) -> None:
+        """A programme with limits or period flooring: its rows and the refunds, in row order."""
+        pid = c.id
+        base = base_rows.get(c.base, {}) if c.reward_code == _BONUS else {}
+        earned = self._earned(c, rows, found, base) if c.reward_code != _ACCRUE_PERIOD else found
+        granted_rows: dict[int, Decimal] | None = {} if pid in self._bases else None
+        claims = self._claims[pid]
+        customers, cids, cards = self.customers, rows.customer_id, rows.card_id
+        steps: Any = zip(found, earned, strict=True)
+        if refunds:
+            steps = heapq.merge(steps, ((r.row, r) for r in refunds), key=itemgetter(0))
+        # A spent global limit checked first refuses every row with a reward without a look at
+        # the others (as _fit would: it truncates to nothing and names that limit first).
+        first = c.limits[0] if c.limits and c.reward_code != _ACCRUE_PERIOD else None
+        if first is not None and (
+            first.scope != _S_GLOBAL
+            or first.unit is PeriodUnit.STATEMENT
+            or (first.measure == _M_COST and c.unit_cost == 0)
+        ):
+            first = None
+        usage, refusals = self._usage, self.totals[pid].refusals
+        days = rows.posted_day if c.posting else rows.day
+        spent_code = f"{first.kind}:{first.limit.id}" if first is not None else ""
+        for i, item in steps:
+            if isinstance(item, _Refund):
+                claim = claims.get(item.tid)
+                if claim is not None:
+                    self._claw(c, claim, item.remaining, item.amount, rows.day[i], item.customer, kept[i])
+                continue
+            if first is not None:
+                unit = first.unit
+                label = (
+                    "all"
+                    if unit is PeriodUnit.CAMPAIGN
+                    else (days[i][:7] if unit is PeriodUnit.MONTH else days[i])
+                )
+                room = first.maximum - usage.get(f"{first.prefix}all:{label}", _ZERO)
+                if room < 1 if first.measure == _M_COUNT else room <= 0:
+                    refusals[spent_code if item > 0 else "not_qualified:not_reward"] += 1
+                    continue
+            customer = customers[cids[i]]
+            got = self._grant(c, rows, i, customer, self._card(customer, cards[i]), item)
+            if granted_rows is not None and got > 0:
+                granted_rows[i] = got
+        if granted_rows is not None:
+            base_rows[pid] = granted_rows
+
+    def _grant(
         self,
         c: _Plan,
         rows: TransactionRows,
         i: int,
         customer: Customer,
         card: CardHolding | None,
-        base_units: dict[str, Decimal] | None,
-        original: _Original | None,
-    ) -> tuple[_Original, Decimal] | None:
-        """:meth:`Engine._run` for row ``i``: None when refused without recording anything."""
+        earned: Any,
+    ) -> Decimal:
+        """:meth:`Engine._run` after the qualifier, for one row: the grant (0 if refused)."""
         pid = c.id
         totals = self.totals[pid]
-        kind = rows.kind[i]
-        if kind not in c.kinds:
-            totals.refusals["not_qualified:kind"] += 1
-            return None
-        if c.posting:
-            at_us, day = rows.posted_us[i], rows.posted_day[i]
-        else:
-            at_us, day = rows.at_us[i], rows.day[i]
-        start, end = self._window[pid]
-        if (start is not None and at_us < start) or (end is not None and at_us >= end):
-            totals.refusals["not_qualified:validity"] += 1
-            return None
-        mcc = rows.mcc[i]
-        if mcc in c.excluded:
-            totals.refusals["not_qualified:mcc_excluded"] += 1
-            return None
-        if c.mccs is not None and mcc not in c.mccs:
-            totals.refusals["not_qualified:mcc"] += 1
-            return None
-        if c.merchants is not None and rows.merchant_id[i] not in c.merchants:
-            totals.refusals["not_qualified:merchant"] += 1
-            return None
-        if c.channels is not None and rows.channel[i] not in c.channels:
-            totals.refusals["not_qualified:channel"] += 1
-            return None
         amount = rows.amount[i]
         currency = rows.currency[i]
-        if currency != c.currency:
-            totals.refusals["not_qualified:currency"] += 1
-            return None
-        if c.min_amount is not None and amount < c.min_amount:
-            totals.refusals["not_qualified:min_amount"] += 1
-            return None
-        if c.eligibility is not None and not c.eligibility.evaluate(
-            self._record(customer, card), _instant(at_us)
-        ):
-            totals.refusals["ineligible"] += 1
-            return None
-        code = c.reward_code
+        day = rows.posted_day[i] if c.posting else rows.day[i]
         spend_counter = ""
         period = ""
-        if code == _FIXED:
-            earned = c.fixed
-        elif code == _ACCRUE:
-            r: Any = c.reward
-            earned = (amount // r.per.amount) * r.units * r.multiplier
-        elif code == _PERCENT:
-            earned = _percent(c, Money(amount, currency))
-        elif code == _BONUS:
-            base = base_units.get(c.base, _ZERO) if base_units is not None else _ZERO
-            earned = c.reward.extra(base)  # type: ignore[union-attr]
-        else:
+        if c.reward_code == _ACCRUE_PERIOD:
             period = self._label(c.period, day, card)
             spend_counter = self._name(f"spend:{pid}:{customer.id}:{period}")
             before = self._usage.get(spend_counter, _ZERO)
@@ -383,19 +606,21 @@ class BatchEvaluator:
             granted, refusal = (earned if earned > 0 else _ZERO), None
         if granted <= 0 and not spend_counter:
             totals.refusals[refusal or "not_qualified:not_reward"] += 1
-            return None
-        if original is None:
-            original = _Original(customer.id, amount, currency)
-        claim = original.claims.get(pid)
+            return _ZERO
+        tid = rows.id[i]
+        if tid not in self._recorded:
+            self._recorded[tid] = (customer.id, amount, currency)
+        claims = self._claims[pid]
+        claim = claims.get(tid)
         if claim is None:
-            claim = original.claims[pid] = _Claim()
+            claim = claims[tid] = _Claim()
         if period:
             claim.period = period
         if granted <= 0:
             # the period's qualifying spend is still counted ("spend counted" entry)
             self._charge(spend_counter, amount, claim)
             totals.refusals[refusal or "not_qualified:not_reward"] += 1
-            return original, _ZERO
+            return _ZERO
         unit_cost = c.unit_cost
         for lp, counter in counters:
             measure = lp.measure
@@ -404,7 +629,7 @@ class BatchEvaluator:
             )
             if delta > 0:
                 self._charge(counter, delta, claim)
-        if code == _ACCRUE_PERIOD:
+        if c.reward_code == _ACCRUE_PERIOD:
             self._charge(self._name(f"earned:{pid}:{customer.id}:{period}"), granted, claim)
         if spend_counter:
             self._charge(spend_counter, amount, claim)
@@ -419,7 +644,7 @@ class BatchEvaluator:
         cost = granted if c.money else granted * unit_cost
         totals.cost += cost
         totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) + cost
-        return original, granted
+        return granted
 
     def _fit(
         self,
@@ -465,34 +690,6 @@ class BatchEvaluator:
         return granted, refusal
 
     # -- refunds -------------------------------------------------------------------------------
-    def _refund(self, rows: TransactionRows, i: int, customer: Customer) -> None:
-        """:meth:`Engine.on_refund` for row ``i`` (its ``refund_of`` names the original)."""
-        rid = rows.id[i]
-        tid = rows.refund_of[i]
-        if tid is None:
-            raise EngineError("a refund names the transaction it undoes", path=f"{rid}.refund_of", value=None)
-        original = self._originals.get(tid)
-        if original is None or original.customer_id != customer.id:
-            return  # nothing was granted or counted for the original
-        refunded_counter = f"refunded:{tid}"
-        before = self._usage.get(refunded_counter, _ZERO)
-        amount = rows.amount[i]
-        if before + amount > original.amount:
-            raise EngineError(
-                f"refund exceeds what is left of {tid} ({original.amount - before})",
-                path=f"{rid}.amount",
-                value=Money(amount, rows.currency[i]),
-            )
-        remaining = Money(original.amount - before - amount, original.currency)
-        self._usage[refunded_counter] = before + amount
-        self.refunds[rid] = amount
-        day = rows.day[i]
-        kept_units: dict[str, Decimal] = {}
-        for c in self._claw_order:
-            claim = original.claims.get(c.id)
-            if claim is not None:
-                self._claw(c, claim, remaining, amount, day, customer, kept_units)
-
     def _claw(
         self,
         c: _Plan,
@@ -565,11 +762,4 @@ class BatchEvaluator:
             self._charge(counter, delta, claim)
         claim.net -= claw
         if claw > 0:
-            totals = self.totals[c.id]
-            totals.clawbacks += 1
-            asset = c.asset
-            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) - claw
-            cost = claw if c.money else claw * unit_cost
-            totals.cost -= cost
-            totals.clawback_cost += cost
-            totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) - cost
+            self._count_claw(c, claw, unit_cost, day)
