@@ -635,7 +635,10 @@ class Customer:
                     path=f"customer.attributes.{key}",
                     value=key,
                 )
-        fresh = freeze_value(values, "customer.attributes")
+        return self._with_frozen(freeze_value(values, "customer.attributes"))
+
+    def _with_frozen(self, fresh: Mapping[str, Any]) -> Customer:
+        """:meth:`with_attributes` for values it already checked and froze (reused across customers)."""
         copy = _new(Customer)
         for name, setter in _CUSTOMER_SETTERS:
             setter(copy, getattr(self, name))

@@ -379,11 +379,19 @@ class Simulation:
             scores = {s.customer_id: self.cutoffs.score(s) for s in stats}
         out: dict[str, Customer] = {}
         clock = LifecycleAt.of(at, self.lifecycle)
+        # most customers share their figures: check and freeze each distinct pair once
+        frozen: dict[tuple[Any, ...], dict[str, Any]] = {}
         for cid, customer in customers.items():
             attributes = segment_attributes(
                 scores[cid], customer.approved_at, at, self.lifecycle, clock=clock
             )
-            out[cid] = customer.with_attributes(**attributes)
+            key = (*attributes["rfm"].values(), attributes["lifecycle"])
+            fresh = frozen.get(key)
+            if fresh is None:
+                out[cid] = segmented = customer.with_attributes(**attributes)
+                frozen[key] = {name: segmented.attributes[name] for name in attributes}
+            else:
+                out[cid] = customer._with_frozen(fresh)
         return out
 
     @property
