@@ -20,24 +20,29 @@ from cardbenefits.ledger import MemoryLedger
 from cardbenefits.money import Money
 from cardbenefits.programmes import (
     AccrualReward,
+    ActivationLadder,
     BonusMultiplier,
     FixedReward,
+    ItemReward,
     Limit,
     PercentReward,
     Qualifier,
+    Tier,
     TransactionProgramme,
 )
 from cardbenefits.rules import parse
 from cardbenefits.simulate.metrics import MetricsCollector
-from cardbenefits.simulate.replay import reason_code
+from cardbenefits.simulate.replay import _tier_costs, reason_code
 
 TZ = "Asia/Shanghai"
 START = pendulum.datetime(2026, 10, 25, tz=TZ)
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
-def _card(card_id: str, product: str, tier: str, approved: str, billing_day: int) -> CardHolding:
-    return CardHolding(card_id, product, tier, approved, billing_day=billing_day)
+def _card(
+    card_id: str, product: str, tier: str, approved: str, billing_day: int, activated: str | None = None
+) -> CardHolding:
+    return CardHolding(card_id, product, tier, approved, activated_at=activated, billing_day=billing_day)
 
 
 PEOPLE = {
@@ -49,6 +54,18 @@ PEOPLE = {
         Customer("c1", "p0", cards=(_card("k1", "career", "gold", "2025-03-01T09:00+08:00", 31),)),
         Customer(
             "c2", "p2", tags={"gamer"}, cards=(_card("k2", "career", "gold", "2024-06-01T09:00+08:00", 20),)
+        ),
+        # new cards: activation ladders count their first months (same person: one per person)
+        Customer(
+            "c3",
+            "p3",
+            cards=(_card("k3", "youth", "classic", "2026-10-20T10:00+08:00", 12, "2026-10-28T08:00+08:00"),),
+        ),
+        Customer(
+            "c4",
+            "p3",
+            new_to_bank=False,
+            cards=(_card("k4", "youth", "classic", "2026-10-31T23:30+08:00", 1),),
         ),
     )
 }
@@ -136,7 +153,7 @@ def programmes(draw: Any) -> list[TransactionProgramme]:
 
 
 @st.composite
-def streams(draw: Any) -> list[Transaction]:
+def streams(draw: Any, who: tuple[str, ...] = tuple(sorted(PEOPLE))) -> list[Transaction]:
     events: list[Transaction] = []
     left: dict[str, tuple[Transaction, Decimal]] = {}
     for i in range(draw(st.integers(1, 60))):
@@ -156,7 +173,7 @@ def streams(draw: Any) -> list[Transaction]:
                                       "m1", original.mcc, original.channel, kind, at,
                                       refund_of=original.id))  # fmt: skip
             continue
-        cid = draw(st.sampled_from(sorted(PEOPLE)))
+        cid = draw(st.sampled_from(who))
         amount = Decimal(draw(st.integers(100, 40_000))) / 100
         posted = at.add(days=draw(st.sampled_from([0, 0, 1, 3])))
         t = Transaction(f"t{i}", cid, PEOPLE[cid].cards[0].card_id, Money(amount, "CNY"), "m1",
@@ -170,7 +187,7 @@ def streams(draw: Any) -> list[Transaction]:
 
 def reference(engine: Engine, events: list[Transaction]) -> tuple[MetricsCollector, MemoryLedger]:
     ledger = MemoryLedger()
-    metrics = MetricsCollector(timezone=engine.timezone)
+    metrics = MetricsCollector(timezone=engine.timezone, tier_costs=_tier_costs(engine))
     for t in events:
         decision = engine.decide(PEOPLE[t.customer_id], t, ledger)
         ledger.apply(decision.batch)
@@ -186,9 +203,12 @@ def assert_same(engine: Engine, events: list[Transaction], chunks: int = 1) -> B
     size = max(1, -(-len(events) // chunks))
     for start in range(0, len(events), size):
         batch.run(rows_of(engine, events[start : start + size]))
-    expected = metrics.result(tuple(p.id for p in engine.programmes))
+    expected = metrics.result(tuple(p.id for p in engine.programmes) + tuple(x.id for x in engine.ladders))
     for pid, totals in batch.totals.items():
         row = expected.programmes[pid]
+        assert dict(sorted((+totals.tiers | -totals.tiers).items())) == {
+            k: v for k, v in row.tiers.items() if v
+        }
         assert isinstance(totals, ProgrammeTotals)
         burn: list[tuple[str, Decimal]] = []
         running = Decimal(0)
@@ -217,6 +237,66 @@ def test_batch_decides_what_the_engine_decides(
 ) -> None:
     engine = Engine(chosen, catalog_version="v1", timezone=TZ)
     assert_same(engine, events, chunks)
+
+
+@st.composite
+def ladders(draw: Any) -> ActivationLadder:
+    policy = draw(st.sampled_from(["reverse", "charge", "keep"]))
+    charge = Money.of(30) if policy == "charge" else None
+
+    def reward(asset: str, cost: int) -> ItemReward:
+        if asset == "cashback":
+            return ItemReward(asset, amount=Money.of(cost), on_clawback=policy, charge=charge)
+        return ItemReward(asset, units=draw(st.sampled_from([1, 3])), cost=Money.of(cost), on_clawback=policy,
+                          charge=charge)  # fmt: skip
+
+    tiers = [
+        Tier(
+            "first",
+            reward("membership:video", 12),
+            min_spend=Money.of(draw(st.sampled_from([100, 300]))),
+            first_period=draw(st.sampled_from([0, 1])),
+        ),
+        Tier(
+            "three",
+            reward("service:health", 260),
+            min_spend=Money.of(100),
+            first_period=0,
+            periods=draw(st.sampled_from([2, 3])),
+        ),
+        Tier(
+            "quick",
+            reward("cashback", 50),
+            min_spend=Money.of(200),
+            min_count=2,
+            within_days=draw(st.sampled_from([10, 30])),
+        ),
+    ]
+    chosen = draw(st.lists(st.sampled_from(tiers), min_size=1, max_size=3, unique_by=lambda t: t.id))
+    stock = (Limit("stock", 2, scope="global"),)
+    budget = (Limit("budget", 300, scope="global", measure="cost"),)
+    limits = draw(st.sampled_from([(), stock, budget]))
+    qualifier = Qualifier(min_amount=draw(st.sampled_from([None, Money.of(20)])), excluded_mccs={"6011"})
+    return ActivationLadder(
+        "welcome",
+        tuple(chosen),
+        qualifier,
+        anchor=draw(st.sampled_from(["approval", "activation"])),
+        basis=draw(st.sampled_from(["month", "statement"])),
+        limits=limits,
+        one_per_person=draw(st.booleans()),
+        eligibility=draw(st.sampled_from([None, None, parse("not new_to_bank")])),
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programmes(), ladders(), streams(("c0", "c3", "c3", "c4", "c4")), st.integers(1, 3))
+def test_batch_decides_ladders_as_the_engine_does(
+    chosen: list[TransactionProgramme], ladder: ActivationLadder, events: list[Transaction], chunks: int
+) -> None:
+    engine = Engine(chosen, ladders=[ladder], catalog_version="v1", timezone=TZ)
+    batch = assert_same(engine, events, chunks)
+    assert "welcome" in batch.totals
 
 
 def test_points_clawback_is_priced_like_the_grant() -> None:
@@ -269,3 +349,28 @@ def test_refusals_are_counted_by_reason_code() -> None:
     assert batch.totals["small"].refusals == Counter(
         {"cap:monthly": 1, "not_qualified:min_amount": 1, "not_qualified:mcc_excluded": 1}
     )
+
+
+def test_ladder_one_per_person_and_a_tier_earned_again_after_a_clawback() -> None:
+    quick = Tier("quick", ItemReward("membership:video", units=1, cost=Money.of(12)), min_spend=Money.of(200),
+                 within_days=30)  # fmt: skip
+    ladder = ActivationLadder("welcome", (quick,), Qualifier(), one_per_person=True)
+    engine = Engine([], ladders=[ladder], catalog_version="v1", timezone=TZ)
+
+    def buy(i: str, cid: str, amount: int, day: int, of: str | None = None) -> Transaction:
+        kind = "refund" if of else "purchase"
+        card = PEOPLE[cid].cards[0].card_id
+        return Transaction(
+            i, cid, card, Money.of(amount), "m1", "5411", "pos", kind, START.add(days=day), refund_of=of
+        )
+
+    events = [
+        buy("t1", "c3", 250, 0),  # c3 reaches the tier
+        buy("r1", "c3", 100, 1, of="t1"),  # 150 left: clawed back
+        buy("t2", "c3", 100, 2),  # 250 again: granted again
+        buy("t3", "c4", 250, 8),  # same person on another card: refused
+        buy("r2", "c3", 100, 9, of="t2"),  # clawed back again (the second grant)
+    ]
+    batch = assert_same(engine, sorted(events, key=event_sort_key))
+    totals = batch.totals["welcome"]
+    assert (totals.grants, totals.clawbacks, dict(totals.refusals)) == (2, 2, {"OnePerPerson": 1})

@@ -49,6 +49,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 import attrs
+import pendulum
 
 from cardbenefits.engine.calendar import LocalDay
 from cardbenefits.engine.core import (
@@ -65,14 +66,25 @@ from cardbenefits.engine.core import (
     _S_PERSON,
     _UNDOING,
     Engine,
+    _limit_plans,
     _LimitPlan,
     _percent,
     _Plan,
 )
+from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import CardHolding, Customer
+from cardbenefits.ledger.entries import is_money_asset
 from cardbenefits.money import Money
-from cardbenefits.programmes import AccrualReward, FixedReward, PercentReward, PeriodUnit
+from cardbenefits.programmes import (
+    AccrualReward,
+    ActivationLadder,
+    ClawbackPolicy,
+    FixedReward,
+    PercentReward,
+    PeriodUnit,
+    Tier,
+)
 
 __all__ = ["BatchEvaluator", "ProgrammeTotals", "Rows", "TransactionRows"]
 
@@ -157,6 +169,8 @@ class ProgrammeTotals:
     clawback_cost: Decimal = _ZERO
     cost_by_day: dict[str, Decimal] = attrs.field(factory=dict)
     refusals: Counter[str] = attrs.field(factory=Counter)
+    tiers: Counter[str] = attrs.field(factory=Counter)
+    """Ladder tiers granted, net of clawbacks."""
 
 
 class _Claim:
@@ -190,11 +204,84 @@ def _instant(us: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=us)
 
 
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
+def utc_us(instant: _dt.datetime) -> int:
+    """UTC microseconds since the epoch of an aware instant, from its fields (no pendulum arithmetic).
+
+    >>> utc_us(_dt.datetime(1970, 1, 2, 8, tzinfo=_dt.timezone(_dt.timedelta(hours=8))))
+    86400000000
+    """
+    offset = instant.utcoffset() or _dt.timedelta()
+    seconds = (instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
+    seconds += instant.second - offset.days * 86_400 - offset.seconds
+    return seconds * 1_000_000 + instant.microsecond - offset.microseconds
+
+
 def _us(instant: _dt.datetime | None) -> int | None:
-    if instant is None:
-        return None
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return None if instant is None else utc_us(instant)
+
+
+def ladder_windows(
+    engine: Engine, ladder: ActivationLadder, customers: Mapping[str, Customer]
+) -> dict[str, tuple[int, int]]:
+    """Per card id: an instant range (UTC µs) holding every instant ``ladder`` may count on it.
+
+    A ladder counts a transaction only in the periods its tiers cover (months, or statement
+    cycles, after the anchor's) or within a tier's ``within_days`` of the anchor; the range
+    spans them all, with a month of margin for statement cycles and a day for ``within_days``.
+    """
+    calendar, tz = engine.calendar, engine.timezone
+    month_starts: dict[int, int] = {}
+
+    def month_start(index: int) -> int:
+        found = month_starts.get(index)
+        if found is None:
+            found = month_starts[index] = utc_us(pendulum.datetime(index // 12, index % 12 + 1, 1, tz=tz))
+        return found
+
+    covered = [
+        n
+        for t in ladder.tiers
+        if t.within_days is None
+        for n in range(t.first_period, t.first_period + t.periods)
+    ]
+    days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
+    margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
+    windows: dict[str, tuple[int, int]] = {}
+    for customer in customers.values():
+        for card in customer.cards:
+            anchor = _anchor(ladder, card)
+            if anchor is None:
+                continue
+            spans: list[tuple[int, int]] = []
+            if covered:
+                index = calendar.day(anchor).month_index
+                spans.append(
+                    (
+                        month_start(index + min(covered) - margin),
+                        month_start(index + max(covered) + 1 + margin),
+                    )
+                )
+            if days is not None:
+                start = utc_us(anchor)
+                spans.append((start, start + (days + 1) * 86_400_000_000))
+            seen = windows.get(card.card_id)
+            if seen is not None:
+                spans.append(seen)
+            windows[card.card_id] = (min(lo for lo, _hi in spans), max(hi for _lo, hi in spans))
+    return windows
+
+
+class _LadderClaim:
+    """A ladder's spend counted for one transaction: the card and the counters it charged."""
+
+    __slots__ = ("card_id", "have")
+
+    def __init__(self, card_id: str) -> None:
+        self.card_id = card_id
+        self.have: dict[str, Decimal] = {}
 
 
 class BatchEvaluator:
@@ -220,6 +307,13 @@ class BatchEvaluator:
         self._granted: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
         self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
         self._bases = {c.base for c in engine._plans.values() if c.reward_code == _BONUS}
+        for plan in engine._ladder_plans:
+            self.totals[plan.id] = ProgrammeTotals()
+        self._ladder_claims: dict[str, dict[str, _LadderClaim]] = {p.id: {} for p in engine._ladder_plans}
+        # (ladder, tier, customer, card) -> the positive charges of the tier's latest grant
+        self._tier_grants: dict[tuple[str, str, str, str], list[tuple[str, Decimal]]] = {}
+        self._ladder_windows: dict[str, dict[str, tuple[int, int]]] = {}
+        self._ladder_limits = {p.id: _limit_plans(p.id, p.ladder.limits) for p in engine._ladder_plans}
         self._cards: dict[tuple[str, str], CardHolding | None] = {}
         self._records: dict[tuple[str, str], Mapping[str, object]] = {}
         self._days: dict[str, LocalDay] = {}
@@ -312,6 +406,8 @@ class BatchEvaluator:
                 self._walk(c, rows, rows_ok, refunds, base_rows, kept)
             else:
                 self._earn(c, rows, rows_ok, refunds, base_rows, kept)
+        for plan in self.engine._ladder_plans:
+            self._ladder(plan, rows, buys, refunds)
         recorded = self._recorded
         for r in refunds:
             if r.tid in recorded:
@@ -656,11 +752,23 @@ class BatchEvaluator:
         counters: list[tuple[_LimitPlan, str]],
     ) -> tuple[Decimal, str | None]:
         """:meth:`Engine._fit`: the grant every limit allows and the first limit's refusal code."""
+        return self._fit_limits(c.limits, c.unit_cost, c.whole, earned, day, customer, card, counters)
+
+    def _fit_limits(
+        self,
+        limits: Sequence[_LimitPlan],
+        unit_cost: Decimal,
+        whole: bool,
+        earned: Decimal,
+        day: str,
+        customer: Customer,
+        card: CardHolding | None,
+        counters: list[tuple[_LimitPlan, str]],
+    ) -> tuple[Decimal, str | None]:
         usage = self._usage
         granted = earned if earned > 0 else _ZERO
         refusal: str | None = None
-        unit_cost = c.unit_cost
-        for lp in c.limits:
+        for lp in limits:
             scope = customer.id if lp.scope == _S_CUSTOMER else (
                 customer.person_id if lp.scope == _S_PERSON else "all")  # fmt: skip
             unit = lp.unit
@@ -680,7 +788,7 @@ class BatchEvaluator:
             if fits != granted:
                 fits = (
                     fits.to_integral_value(rounding=ROUND_FLOOR)
-                    if c.whole
+                    if whole
                     else fits.quantize(_FEN, rounding=ROUND_DOWN)
                 )
             if fits < granted and granted > 0:
@@ -763,3 +871,179 @@ class BatchEvaluator:
         claim.net -= claw
         if claw > 0:
             self._count_claw(c, claw, unit_cost, day)
+
+    # -- activation ladders --------------------------------------------------------------------
+    def _ladder(
+        self, plan: LadderPlan, rows: TransactionRows, buys: list[int], refunds: list[_Refund]
+    ) -> None:
+        """:meth:`LadderPlan.on_transaction` and :meth:`LadderPlan.on_refund` for the chunk, in row order.
+
+        Only rows on a card inside the ladder's window (:func:`ladder_windows`) can count, so
+        only those are looked at one by one.
+        """
+        windows = self._ladder_windows.get(plan.id)
+        if windows is None:
+            windows = self._ladder_windows[plan.id] = ladder_windows(self.engine, plan.ladder, self.customers)
+        cards = rows.card_id
+        at = rows.posted_us if plan.posting else rows.at_us
+        found = [i for i in buys if (w := windows.get(cards[i])) is not None and w[0] <= at[i] < w[1]]
+        claims = self._ladder_claims[plan.id]
+        steps: Any = ((i, None) for i in found)
+        if refunds:
+            steps = heapq.merge(steps, ((r.row, r) for r in refunds), key=itemgetter(0))
+        for i, refund in steps:
+            if refund is None:
+                self._ladder_row(plan, rows, i)
+            else:
+                claim = claims.get(refund.tid)
+                if claim is not None:
+                    self._ladder_refund(plan, claim, refund, rows.day[i])
+
+    def _ladder_row(self, plan: LadderPlan, rows: TransactionRows, i: int) -> None:
+        ladder = plan.ladder
+        customer = self.customers[rows.customer_id[i]]
+        card = self._card(customer, rows.card_id[i])
+        if card is None:
+            return
+        anchor = _anchor(ladder, card)
+        if anchor is None:
+            return
+        amount = Money(rows.amount[i], rows.currency[i])
+        if ladder.qualifier.check(kind=rows.kind[i], mcc=rows.mcc[i], channel=rows.channel[i],
+                                  merchant=rows.merchant_id[i], amount=amount):  # fmt: skip
+            return
+        if plan.posting:
+            instant, day = _instant(rows.posted_us[i]), rows.posted_day[i]
+        else:
+            instant, day = _instant(rows.at_us[i]), rows.day[i]
+        labels = plan._labels(card, anchor, instant, self._local_day(day))
+        if not labels:
+            return
+        totals = self.totals[plan.id]
+        if ladder.eligibility is not None and not ladder.eligibility.evaluate(
+            self._record(customer, card), instant
+        ):
+            totals.refusals["ineligible"] += 1
+            return
+        tid = rows.id[i]
+        if tid not in self._recorded:
+            self._recorded[tid] = (customer.id, amount.amount, amount.currency)
+        claim = _LadderClaim(card.card_id)
+        self._ladder_claims[plan.id][tid] = claim
+        usage = self._usage
+        for label in labels:
+            spend_c, count_c = plan.counters(customer.id, card.card_id, label)
+            self._charge_have(spend_c, amount.amount, claim)
+            self._charge_have(count_c, _ONE, claim)
+        for tier in ladder.tiers:
+            tier_c = plan.tier_counter(tier, customer.id, card.card_id)
+            if usage.get(tier_c, _ZERO) >= 1 or not self._reached(plan, tier, customer.id, card.card_id):
+                continue
+            person_c = plan.person_counter(tier, customer.person_id)
+            if ladder.one_per_person and usage.get(person_c, _ZERO) >= 1:
+                totals.refusals["OnePerPerson"] += 1
+                continue
+            units, _currency = _quantity(tier.reward)
+            issuer_cost = tier.reward.issuer_cost.amount
+            counters: list[tuple[_LimitPlan, str]] = []
+            limits = self._ladder_limits[plan.id]
+            granted, refusal = self._fit_limits(limits, issuer_cost / units, True, units, day, customer, card,
+                                                counters)  # fmt: skip
+            if granted < units:
+                totals.refusals[refusal or "refused"] += 1
+                continue
+            charges = [(tier_c, _ONE)]
+            for lp, counter in counters:
+                measure = lp.measure
+                delta = (
+                    _ONE
+                    if measure == _M_COUNT
+                    else (granted if measure == _M_AMOUNT else granted * (issuer_cost / units))
+                )
+                if delta > 0:
+                    charges.append((counter, delta))
+            if ladder.one_per_person:
+                charges.append((person_c, _ONE))
+            for counter, delta in charges:
+                usage[counter] = usage.get(counter, _ZERO) + delta
+            self._tier_grants[(plan.id, tier.id, customer.id, card.card_id)] = charges
+            asset = tier.reward.asset
+            totals.grants += 1
+            totals.customers.add(customer.id)
+            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) + units
+            cost = self._tier_cost(plan.id, tier, asset, units)
+            totals.cost += cost
+            totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) + cost
+            totals.tiers[tier.id] += 1
+
+    def _tier_cost(self, ladder_id: str, tier: Tier, asset: str, quantity: Decimal) -> Decimal:
+        """How a report prices a tier's grant or clawback (money at face value, items at the tier's cost)."""
+        if is_money_asset(asset):
+            return quantity
+        reward = tier.reward
+        units = reward.amount.amount if reward.amount is not None else reward.units
+        return quantity * (reward.issuer_cost.amount / units) if units else _ZERO
+
+    def _charge_have(self, counter: str, delta: Decimal, claim: _LadderClaim) -> None:
+        usage, have = self._usage, claim.have
+        usage[counter] = usage.get(counter, _ZERO) + delta
+        have[counter] = have.get(counter, _ZERO) + delta
+
+    def _reached(self, plan: LadderPlan, tier: Tier, customer_id: str, card_id: str) -> bool:
+        usage = self._usage
+        for label in plan.labels[tier.id]:
+            spend_c, count_c = plan.counters(customer_id, card_id, label)
+            if (
+                usage.get(spend_c, _ZERO) < tier.min_spend.amount
+                or usage.get(count_c, _ZERO) < tier.min_count
+            ):
+                return False
+        return True
+
+    def _ladder_refund(self, plan: LadderPlan, claim: _LadderClaim, refund: _Refund, day: str) -> None:
+        q = plan.ladder.qualifier
+        remaining = refund.remaining
+        below = q.min_amount is not None and remaining < q.min_amount
+        releases = []
+        for counter, value in claim.have.items():
+            if counter.endswith(":spend"):
+                release = min(refund.amount, value)
+            else:
+                release = value if (below or not remaining.is_positive()) else _ZERO
+            if release > 0:
+                releases.append((counter, -release))
+        for counter, delta in releases:
+            self._charge_have(counter, delta, claim)
+        customer_id = refund.customer.id
+        for tier in plan.ladder.tiers:
+            if self._usage.get(plan.tier_counter(tier, customer_id, claim.card_id), _ZERO) < 1:
+                continue
+            if self._reached(plan, tier, customer_id, claim.card_id):
+                continue
+            self._clawback_tier(plan, tier, customer_id, claim.card_id, day)
+
+    def _clawback_tier(self, plan: LadderPlan, tier: Tier, customer_id: str, card_id: str, day: str) -> None:
+        reward = tier.reward
+        if reward.on_clawback is ClawbackPolicy.KEEP:
+            return
+        charges = self._tier_grants.get((plan.id, tier.id, customer_id, card_id))
+        if charges is None:
+            return
+        usage = self._usage
+        for counter, delta in charges:
+            usage[counter] = usage.get(counter, _ZERO) - delta
+        if reward.on_clawback is ClawbackPolicy.REVERSE:
+            asset, quantity = reward.asset, _quantity(reward)[0]
+        else:
+            assert reward.charge is not None
+            asset, quantity = "cashback", reward.charge.amount
+        if quantity <= 0:
+            return
+        totals = self.totals[plan.id]
+        totals.clawbacks += 1
+        totals.quantity[asset] = totals.quantity.get(asset, _ZERO) - quantity
+        cost = self._tier_cost(plan.id, tier, asset, quantity)
+        totals.cost -= cost
+        totals.clawback_cost += cost
+        totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) - cost
+        totals.tiers[tier.id] -= 1

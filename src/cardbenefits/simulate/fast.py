@@ -1,26 +1,25 @@
 """The columnar fast path of a simulation: the same report, most events never become objects.
 
 A campaign what-if run is dominated by purchases meeting transaction programmes (cashback,
-points, multipliers). Their state is counters, so :class:`~cardbenefits.engine.batch.BatchEvaluator`
-decides them over column chunks (:mod:`cardbenefits.simulate.columnar`) without building a
-:class:`~cardbenefits.facts.Transaction`, an entry or a decision per row. Everything else still
-goes through the event-by-event :class:`~cardbenefits.simulate.replay.Replay`, into the
-simulation's ledger:
+points, multipliers) and activation ladders. Their state is counters, so
+:class:`~cardbenefits.engine.batch.BatchEvaluator` decides them over column chunks
+(:mod:`cardbenefits.simulate.columnar`) without building a :class:`~cardbenefits.facts.Transaction`,
+an entry or a decision per row. Everything else still goes through the event-by-event
+:class:`~cardbenefits.simulate.replay.Replay`, into the simulation's ledger, with an engine
+holding only the group rewards:
 
 - follows, draw requests and referrals (the ``others`` of each chunk);
 - history rows (before ``as_of``: they feed the RFM scores);
-- the transactions an activation ladder may count (cards inside a ladder window, computed per
-  card from its anchor; over-approximated, the ladder decides) — replayed by an engine holding
-  only the ladders and group rewards;
 - every transaction of a customer who may hold a coupon during the chunk (a holder at its
-  start, or who draws, is referred or gets a refund in it), which checkout needs; and the
-  refunds of any routed transaction.
+  start, or from their first draw or referral in it, or after a refund of a routed purchase),
+  which checkout needs; and the refunds of any routed transaction.
 
-Programme counters and ladder/coupon/funnel counters are disjoint, so the two halves never
-read each other's state and their figures add up: per-programme totals, event counts, active
-customers and recorded refunds (a refund both halves recorded counts once) are folded into the
-replay's metrics; limit usage reads both halves' counters. Group rewards due before the last
-event of the whole stream are evaluated at their deadline.
+The evaluator's counters (programmes, ladders) and the replay's (coupons, funnels, referrals,
+groups) are disjoint, so the two halves never read each other's state and their figures add
+up: per-programme totals, event counts, active customers and recorded refunds (a refund both
+halves recorded counts once) are folded into the replay's metrics; limit usage reads both
+halves' counters. Group rewards read card facts only; those due before the last event of the
+whole stream are evaluated at their deadline.
 
 ``tests/simulate/test_fast.py`` runs the demo catalog and random data both ways and compares
 the reports. What the fast path does not do: ``watch`` a customer (``explain`` replays one
@@ -40,16 +39,13 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-import pendulum
-
 from cardbenefits.engine import Engine
 from cardbenefits.engine.batch import BatchEvaluator, Rows
-from cardbenefits.engine.ladders import _anchor
+from cardbenefits.engine.batch import utc_us as _us
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import Customer, DrawRequest, Event, Referral, Transaction, event_sort_key
 from cardbenefits.ledger import Ledger
 from cardbenefits.ledger.entries import EntryKind
-from cardbenefits.programmes import PeriodUnit
 from cardbenefits.simulate.columnar import EventChunk, TransactionColumns
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.replay import Progress, Replay, Simulation, SimulationResult
@@ -59,17 +55,6 @@ __all__ = ["chunks_of", "events_of", "run_columnar"]
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _ZERO = Decimal(0)
 _first = itemgetter(0)
-
-
-_EPOCH_ORDINAL = _EPOCH.toordinal()
-
-
-def _us(instant: _dt.datetime) -> int:
-    """UTC microseconds since the epoch, from the fields (pendulum arithmetic is slow)."""
-    offset = instant.utcoffset() or _dt.timedelta()
-    seconds = (instant.toordinal() - _EPOCH_ORDINAL) * 86_400 + instant.hour * 3600 + instant.minute * 60
-    seconds += instant.second - offset.days * 86_400 - offset.seconds
-    return seconds * 1_000_000 + instant.microsecond - offset.microseconds
 
 
 def _naive_utc(instant: _dt.datetime) -> _dt.datetime:
@@ -86,57 +71,6 @@ class _Counters:
     def usage(self, counter: str) -> Decimal:
         extra = self.batch.usage(counter) if self.batch is not None else _ZERO
         return self.ledger.usage(counter) + extra
-
-
-def _ladder_windows(engine: Engine, people: Mapping[str, Customer]) -> dict[str, tuple[int, int]]:
-    """Per card id: an instant range (UTC µs) holding every instant a ladder may count on it.
-
-    A ladder counts a transaction only in the periods its tiers cover (months, or statement
-    cycles, after the anchor's) or within a tier's ``within_days`` of the anchor; the range
-    spans them all, with a month of margin for statement cycles and a day for ``within_days``.
-    """
-    calendar = engine.calendar
-    tz = engine.timezone
-    month_starts: dict[int, int] = {}
-
-    def month_start(index: int) -> int:
-        found = month_starts.get(index)
-        if found is None:
-            found = month_starts[index] = _us(pendulum.datetime(index // 12, index % 12 + 1, 1, tz=tz))
-        return found
-
-    windows: dict[str, tuple[int, int]] = {}
-    for ladder in engine.ladders:
-        covered = [
-            n
-            for t in ladder.tiers
-            if t.within_days is None
-            for n in range(t.first_period, t.first_period + t.periods)
-        ]
-        days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
-        margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
-        for customer in people.values():
-            for card in customer.cards:
-                anchor = _anchor(ladder, card)
-                if anchor is None:
-                    continue
-                spans: list[tuple[int, int]] = []
-                if covered:
-                    index = calendar.day(anchor).month_index
-                    spans.append(
-                        (
-                            month_start(index + min(covered) - margin),
-                            month_start(index + max(covered) + 1 + margin),
-                        )
-                    )
-                if days is not None:
-                    start = _us(anchor)
-                    spans.append((start, start + (days + 1) * 86_400_000_000))
-                seen = windows.get(card.card_id)
-                if seen is not None:
-                    spans.append(seen)
-                windows[card.card_id] = (min(lo for lo, _hi in spans), max(hi for _lo, hi in spans))
-    return windows
 
 
 def _slice(cols: TransactionColumns, start: int, stop: int) -> Rows:
@@ -169,9 +103,8 @@ class _Run:
                                   value=type(sim.ledger).__name__)  # fmt: skip
         engine = sim.engine
         self.engine = engine
-        ladders_only = Engine(
+        groups_only = Engine(
             (),
-            ladders=engine.ladders,
             group_rewards=engine.group_rewards,
             catalog_version=engine.catalog_version,
             catalog_id=engine.catalog_id,
@@ -180,12 +113,11 @@ class _Run:
             record_of=engine.record_of,
         )
         self.seq = seq = copy.copy(sim)
-        seq.engine = ladders_only
+        seq.engine = groups_only
         self.customers = customers
         self.progress = progress
         self.replay: Replay | None = None
         self.batch: BatchEvaluator | None = None
-        self.windows: dict[str, tuple[int, int]] = {}
         self.maybe_holders: set[str] = set()
         self.since: dict[str, int] = {}
         self.routed: set[str] = set()
@@ -226,8 +158,6 @@ class _Run:
             replay.segment(self.seq.as_of)
         if self.batch is None:
             self.batch = BatchEvaluator(self.engine, replay.people)
-            if self.engine.ladders:
-                self.windows = _ladder_windows(self.engine, replay.people)
         return self.batch
 
     def chunk(self, chunk: EventChunk) -> None:
@@ -262,7 +192,7 @@ class _Run:
                     since.setdefault(cid, at)
         self.since = since
         if n > h or len(others) > k:
-            self.segmented(replay)  # after the history, before routing (ladder windows need it)
+            self.segmented(replay)  # after the history, before the batch
         picked = self._route(cols, h, n) if n > h else []
         for _key, item in heapq.merge(((cols.key(i), i) for i in picked), others[k:], key=_first):
             if isinstance(item, int):
@@ -281,28 +211,20 @@ class _Run:
             self.last = last[1]
 
     def _route(self, cols: TransactionColumns, h: int, n: int) -> list[int]:
-        """Replay rows (``h`` to ``n``) the event-by-event replay must also see."""
-        holders, since, routed, windows = self.maybe_holders, self.since, self.routed, self.windows
-        cids, cards, refund_of, ids = cols.customer_id, cols.card_id, cols.refund_of, cols.id
-        at_us, posted_us = cols.at_us, cols.posted_us
+        """Replay rows (``h`` to ``n``) checkout must see: coupon holders' purchases and their refunds."""
+        holders, since, routed = self.maybe_holders, self.since, self.routed
+        cids, refund_of, ids, at_us = cols.customer_id, cols.refund_of, cols.id, cols.at_us
         out: list[int] = []
         for i in range(h, n):
-            tid = refund_of[i]
             cid = cids[i]
             if cid in holders or (cid in since and since[cid] <= at_us[i]):
                 out.append(i)
                 routed.add(ids[i])
                 continue
+            tid = refund_of[i]
             if tid is not None and tid in routed:
                 out.append(i)
-                holders.add(cids[i])  # a refund may return a coupon: later purchases may use it
-                continue
-            window = windows.get(cards[i])
-            if window is not None and (
-                window[0] <= at_us[i] < window[1] or window[0] <= posted_us[i] < window[1]
-            ):
-                out.append(i)
-                routed.add(ids[i])
+                holders.add(cid)  # a refund may return a coupon: later purchases may use it
         return out
 
     def _batch(self, cols: TransactionColumns, h: int, n: int, replay: Replay) -> None:
@@ -352,8 +274,8 @@ def run_columnar(
     """Replay ``chunks`` (:func:`~cardbenefits.simulate.columnar.iter_chunks`) for ``customers``
     as :meth:`Simulation.run` would, deciding transaction programmes in batch (module docstring).
 
-    The result's ledger holds what the event-by-event half wrote (ladders, coupons, funnels,
-    referrals, group rewards); programme figures are in its metrics and limit usage.
+    The result's ledger holds what the event-by-event half wrote (coupons, funnels, referrals,
+    group rewards); programme and ladder figures are in its metrics and limit usage.
     """
     paused = pause_gc and gc.isenabled()
     if paused:

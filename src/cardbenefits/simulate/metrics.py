@@ -241,6 +241,7 @@ class MetricsCollector:
             acc.cost_by_day[day] += cost
             self._days.add(day)
         acc.refusals.update(totals.refusals)
+        acc.tiers.update(totals.tiers)
 
     def on_batch(self, batch: EntryBatch) -> None:
         """Fold the entries of one applied batch."""
