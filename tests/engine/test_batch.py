@@ -374,3 +374,37 @@ def test_ladder_one_per_person_and_a_tier_earned_again_after_a_clawback() -> Non
     batch = assert_same(engine, sorted(events, key=event_sort_key))
     totals = batch.totals["welcome"]
     assert (totals.grants, totals.clawbacks, dict(totals.refusals)) == (2, 2, {"OnePerPerson": 1})
+
+
+def test_a_horizon_forgets_old_transactions_as_the_windowed_ledger_does() -> None:
+    from datetime import timedelta
+
+    from cardbenefits.ledger.windowed import WindowedLedger
+
+    cash = TransactionProgramme("cash", Qualifier(), FixedReward(amount=Money.of(5)))
+    engine = Engine([cash], catalog_version="v1", timezone=TZ)
+    late = START.add(days=20)
+
+    def txn(i: str, cid: str, at: Any, of: str | None = None) -> Transaction:
+        kind = "refund" if of else "purchase"
+        card = PEOPLE[cid].cards[0].card_id
+        return Transaction(i, cid, card, Money.of(60), "m1", "5411", "pos", kind, at, refund_of=of)
+
+    events = [
+        txn("t1", "c0", START),
+        txn("t2", "c0", START.add(days=8)),
+        txn("t3", "c1", late),
+        txn("r1", "c0", late, of="t1"),
+        txn("r2", "c0", late, of="t2"),
+    ]
+    ledger = WindowedLedger(horizon=timedelta(days=15))
+    for t in events:
+        ledger.apply(engine.decide(PEOPLE[t.customer_id], t, ledger).batch)
+    batch = BatchEvaluator(engine, PEOPLE, horizon=timedelta(days=15))
+    for t in events:
+        batch.run(rows_of(engine, [t]))
+    # t1 (20 days before the refund) is forgotten by both; t2 (12 days) is clawed back by both
+    batch._prune()  # and its memory goes (pruning is amortized: not after every chunk)
+    assert (batch.totals["cash"].clawbacks, batch.forgotten) == (1, 1)
+    assert batch.usage("refunded:t1") == 0
+    assert ledger.balance("c0", "cashback") == Decimal(5) == batch.totals["cash"].cost - 5

@@ -292,15 +292,24 @@ class BatchEvaluator:
     only writer of the programmes' counters, as in a fresh simulation.
     """
 
-    def __init__(self, engine: Engine, customers: Mapping[str, Customer]) -> None:
+    def __init__(
+        self, engine: Engine, customers: Mapping[str, Customer], *, horizon: _dt.timedelta | None = None
+    ) -> None:
         self.engine = engine
+        self.horizon = horizon
+        """Forget what refunds read of transactions older than this before the newest row (None: keep)."""
+        self._watermark = -(1 << 62)
+        self._horizon_us = horizon // _dt.timedelta(microseconds=1) if horizon is not None else 1 << 62
+        self._prune_floor = self._prune_at = 1 << 16  # prune when this many are recorded
         self.customers = customers
         self.totals: dict[str, ProgrammeTotals] = {p.id: ProgrammeTotals() for p in engine.programmes}
+        self.forgotten = 0
+        """Transactions forgotten past the horizon."""
         self.refunds: dict[str, Decimal] = {}
         """Refunds the programmes recorded (the engine's ``refund recorded`` entry): id → amount."""
         self._usage: dict[str, Decimal] = {}
         # transactions something was recorded for (grant or counted spend): customer, amount, currency
-        self._recorded: dict[str, tuple[str, Decimal, str]] = {}
+        self._recorded: dict[str, tuple[str, Decimal, str, int]] = {}
         # per programme, per transaction: the entries a refund reads (limits or period flooring)
         self._claims: dict[str, dict[str, _Claim]] = {pid: {} for pid in self.totals}
         # per programme without counters: granted, and clawed back so far, per transaction
@@ -416,6 +425,32 @@ class BatchEvaluator:
                 self.refunds[ids[r.row]] = r.amount
         if failure is not None and failure[1] in recorded:
             raise failure[2]
+        if n:
+            self._watermark = max(self._watermark, rows.at_us[n - 1])
+        if self.horizon is not None and len(recorded) >= self._prune_at:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop what refunds read of transactions older than the horizon before the newest row.
+
+        A refund more than ``horizon`` after its original claws nothing back (as with
+        :class:`~cardbenefits.ledger.windowed.WindowedLedger`, whose horizon counts from the
+        newest entry instead of the refund), whether or not the original was dropped yet, so
+        the figures do not depend on chunk sizes. Counters are kept.
+        """
+        cutoff = self._watermark - self._horizon_us
+        old = [tid for tid, record in self._recorded.items() if record[3] < cutoff]
+        stores: list[dict[str, Any]] = [self._recorded]
+        stores += self._granted.values()
+        stores += self._clawed.values()
+        stores += self._claims.values()
+        stores += self._ladder_claims.values()
+        for store in stores:
+            if store:
+                for tid in old:
+                    store.pop(tid, None)
+        self.forgotten += len(old)
+        self._prune_at = max(self._prune_floor, 2 * len(self._recorded))
 
     def _refunds(
         self, rows: TransactionRows, undo: list[int]
@@ -431,6 +466,7 @@ class BatchEvaluator:
         ids, cids, amounts, refund_of = rows.id, rows.customer_id, rows.amount, rows.refund_of
         kinds = rows.kind
         position = {ids[i]: i for i in range(len(ids)) if kinds[i] not in _UNDOING}
+        horizon = self._horizon_us
         pending: dict[str, Decimal] = {}
         out: list[_Refund] = []
         for r in undo:
@@ -443,10 +479,10 @@ class BatchEvaluator:
                 p = position.get(tid)
                 if p is None or p > r:
                     continue  # nothing was granted or counted for the original
-                original = (cids[p], amounts[p], rows.currency[p])
-            customer_id, original_amount, currency = original
-            if customer_id != cids[r]:
-                continue
+                original = (cids[p], amounts[p], rows.currency[p], rows.at_us[p])
+            customer_id, original_amount, currency, original_at = original
+            if customer_id != cids[r] or original_at < rows.at_us[r] - horizon:
+                continue  # another customer's, or forgotten past the horizon
             before = pending.get(tid)
             if before is None:
                 before = self._usage.get(f"refunded:{tid}", _ZERO)
@@ -554,13 +590,14 @@ class BatchEvaluator:
         if granted:
             ids, cids, amounts, currencies = rows.id, rows.customer_id, rows.amount, rows.currency
             days = rows.posted_day if c.posting else rows.day
+            at_us = rows.at_us
             store = self._granted[pid]
             recorded = self._recorded
             for i, q in granted:
                 tid = ids[i]
                 store[tid] = q
                 if tid not in recorded:
-                    recorded[tid] = (cids[i], amounts[i], currencies[i])
+                    recorded[tid] = (cids[i], amounts[i], currencies[i], at_us[i])
             totals.grants += len(granted)
             totals.customers.update([cids[i] for i, _q in granted])
             asset = c.asset
@@ -705,7 +742,7 @@ class BatchEvaluator:
             return _ZERO
         tid = rows.id[i]
         if tid not in self._recorded:
-            self._recorded[tid] = (customer.id, amount, currency)
+            self._recorded[tid] = (customer.id, amount, currency, rows.at_us[i])
         claims = self._claims[pid]
         claim = claims.get(tid)
         if claim is None:
@@ -927,7 +964,7 @@ class BatchEvaluator:
             return
         tid = rows.id[i]
         if tid not in self._recorded:
-            self._recorded[tid] = (customer.id, amount.amount, amount.currency)
+            self._recorded[tid] = (customer.id, amount.amount, amount.currency, rows.at_us[i])
         claim = _LadderClaim(card.card_id)
         self._ladder_claims[plan.id][tid] = claim
         usage = self._usage

@@ -157,7 +157,9 @@ class _Run:
             assert self.seq.as_of is not None
             replay.segment(self.seq.as_of)
         if self.batch is None:
-            self.batch = BatchEvaluator(self.engine, replay.people)
+            # a windowed ledger bounds the replay's memory: bound the evaluator's the same way
+            horizon = getattr(self.seq.ledger, "horizon", None)
+            self.batch = BatchEvaluator(self.engine, replay.people, horizon=horizon)
         return self.batch
 
     def chunk(self, chunk: EventChunk) -> None:
