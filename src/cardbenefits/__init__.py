@@ -75,6 +75,7 @@ from cardbenefits.engine import (
     evaluate_group,
 )
 from cardbenefits.engine import progress as ladder_progress
+from cardbenefits.engine.batch import BatchEvaluator, ProgrammeTotals
 from cardbenefits.errors import (
     CardBenefitsError,
     CatalogError,
@@ -195,6 +196,8 @@ from cardbenefits.segments import (
     lifecycle_stage,
     score_by_quantiles,
 )
+from cardbenefits.simulate.columnar import EventChunk, TransactionColumns, iter_chunks
+from cardbenefits.simulate.fast import chunks_of, run_columnar
 from cardbenefits.simulate.io import EventSource
 from cardbenefits.simulate.replay import Simulation, SimulationResult
 from cardbenefits.synth import SynthConfig, generate_customers, generate_events, generate_transactions
@@ -220,6 +223,7 @@ __all__ = [
     "AnyOf",
     "ApplyResult",
     "BasketLine",
+    "BatchEvaluator",
     "BenefitModule",
     "BonusMultiplier",
     "BundleSelection",
@@ -256,6 +260,7 @@ __all__ = [
     "Entrant",
     "EntryBatch",
     "EntryKind",
+    "EventChunk",
     "EventSource",
     "Explanation",
     "FactError",
@@ -300,6 +305,7 @@ __all__ = [
     "PeriodUnit",
     "Prize",
     "PrizePool",
+    "ProgrammeTotals",
     "Qualifier",
     "RFMAccumulator",
     "RFMCutoffs",
@@ -330,6 +336,7 @@ __all__ = [
     "ThresholdDistance",
     "Tier",
     "Transaction",
+    "TransactionColumns",
     "TransactionKind",
     "TransactionProgramme",
     "Truth",
@@ -345,6 +352,7 @@ __all__ = [
     "assess_risk",
     "best_combination",
     "build_report",
+    "chunks_of",
     "compile_rule",
     "compose",
     "counter_name",
@@ -374,6 +382,7 @@ __all__ = [
     "generate_transactions",
     "hold_coupon",
     "issue_coupon",
+    "iter_chunks",
     "ladder_progress",
     "lifecycle_stage",
     "load_catalog",
@@ -390,6 +399,7 @@ __all__ = [
     "render_html",
     "replay",
     "return_coupon",
+    "run_columnar",
     "run_draw",
     "score_by_quantiles",
     "stacking_rules",
