@@ -224,13 +224,14 @@ def _us(instant: _dt.datetime | None) -> int | None:
 
 
 def ladder_windows(
-    engine: Engine, ladder: ActivationLadder, customers: Mapping[str, Customer]
+    engine: Engine, ladder: ActivationLadder, customers: Mapping[str, Customer], since_us: int | None = None
 ) -> dict[str, tuple[int, int]]:
     """Per card id: an instant range (UTC µs) holding every instant ``ladder`` may count on it.
 
     A ladder counts a transaction only in the periods its tiers cover (months, or statement
     cycles, after the anchor's) or within a tier's ``within_days`` of the anchor; the range
     spans them all, with a month of margin for statement cycles and a day for ``within_days``.
+    Cards whose range surely ends before ``since_us`` (the first instant to decide) are left out.
     """
     calendar, tz = engine.calendar, engine.timezone
     month_starts: dict[int, int] = {}
@@ -250,10 +251,12 @@ def ladder_windows(
     days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
     margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
     windows: dict[str, tuple[int, int]] = {}
+    # no range reaches further than this past its anchor (months of at most 31 days, with margin)
+    reach = ((max(covered, default=0) + 2 + margin) * 31 + (days or 0) + 2) * 86_400_000_000
     for customer in customers.values():
         for card in customer.cards:
             anchor = _anchor(ladder, card)
-            if anchor is None:
+            if anchor is None or (since_us is not None and utc_us(anchor) + reach < since_us):
                 continue
             spans: list[tuple[int, int]] = []
             if covered:
@@ -920,7 +923,9 @@ class BatchEvaluator:
         """
         windows = self._ladder_windows.get(plan.id)
         if windows is None:
-            windows = self._ladder_windows[plan.id] = ladder_windows(self.engine, plan.ladder, self.customers)
+            first = min(rows.at_us[0], rows.posted_us[0]) if len(rows.id) else None
+            windows = ladder_windows(self.engine, plan.ladder, self.customers, first)
+            self._ladder_windows[plan.id] = windows
         cards = rows.card_id
         at = rows.posted_us if plan.posting else rows.at_us
         found = [i for i in buys if (w := windows.get(cards[i])) is not None and w[0] <= at[i] < w[1]]
