@@ -209,13 +209,26 @@ def _stage_asset(programme: ReferralProgramme, stage: str) -> str:
     return f"referral:{programme.id}:{stage}"
 
 
+def _seen_counter(programme: ReferralProgramme, invitee: Customer) -> str:
+    """Counts the stages recorded for an invitee person: 0 means no binding, without a scan."""
+    return f"referral:{programme.id}:seen:{invitee.person_id}"
+
+
 def _binding(programme: ReferralProgramme, invitee: Customer, view: LedgerView) -> LedgerEntry | None:
-    """The first recorded stage of this invitee *person* in the programme (who invited them)."""
-    for entry in view.entries(programme_id=programme.id):
-        if entry.meta.get("referral.invitee_person") == invitee.person_id and entry.asset.startswith(
-            f"referral:{programme.id}:"
-        ):
-            return entry
+    """The first recorded stage of this invitee *person* in the programme (who invited them).
+
+    Most events are an invitee's first: the person's stage counter says so without reading
+    entries. Otherwise the invitee's own entries (indexed) are read first, and only a binding
+    made through another customer of the same person needs the programme's entries.
+    """
+    if view.usage(_seen_counter(programme, invitee)) <= 0:
+        return None
+    prefix = f"referral:{programme.id}:"
+    person = invitee.person_id
+    for customer_id in (invitee.id, None):
+        for entry in view.entries(customer_id=customer_id, programme_id=programme.id):
+            if entry.meta.get("referral.invitee_person") == person and entry.asset.startswith(prefix):
+                return entry
     return None
 
 
@@ -302,10 +315,11 @@ def decide_referral(
         "referral.inviter_person": inviter.person_id,
         "referral.invitee_person": invitee.person_id,
     }
+    seen = Charge(_seen_counter(programme, invitee), 1)
     marker = LedgerEntry(
         kind=EntryKind.GRANT, customer_id=invitee.id, person_id=invitee.person_id, programme_id=programme.id,
         asset=_stage_asset(programme, str(stage)), units=1, at=event.at, catalog_version=catalog_version,
-        reason=f"referral_{stage}", ref=event.id, meta=meta,
+        reason=f"referral_{stage}", ref=event.id, charges=(seen,), meta=meta,
     )  # fmt: skip
     entries: list[LedgerEntry] = [marker]
     reasons: list[Reason] = []
@@ -332,7 +346,7 @@ def decide_referral(
                 assert check.reason is not None
                 return ReferralDecision(programme.id, event.id, False, (check.reason,))
             risk_charges = check.charges
-        entries[0] = attrs.evolve(marker, charges=(Charge(once, 1, 1), *risk_charges))
+        entries[0] = attrs.evolve(marker, charges=(seen, Charge(once, 1, 1), *risk_charges))
         if programme.invitee_reward is not None:
             entries += _reward_entries(programme, "invitee", invitee, programme.invitee_reward, event.at,
                                        catalog_version, event, (), issuer, view)  # fmt: skip
