@@ -152,6 +152,12 @@ def _amount_converter(value: object) -> Decimal:
     return to_decimal(value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _format(amount: str, currency: str, locale: str, currency_digits: bool) -> str:
+    """Babel's currency format (slow: ~0.4 ms), cached by the amount's text."""
+    return str(format_currency(Decimal(amount), currency, locale=locale, currency_digits=currency_digits))
+
+
 @attrs.frozen(repr=False, order=False)
 class Money:
     """An exact amount of one currency (``CNY`` unless stated).
@@ -344,9 +350,7 @@ class Money:
         >>> Money.of("-5").format("zh_CN")
         '-¥5.00'
         """
-        return str(
-            format_currency(self.amount, self.currency, locale=locale, currency_digits=currency_digits)
-        )
+        return _format(str(self.amount), self.currency, locale, currency_digits)
 
     def __str__(self) -> str:
         return str(self.amount)
