@@ -40,6 +40,7 @@ streams of purchases, refunds and reversals (every figure and every counter equa
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import heapq
 from collections import Counter
@@ -83,6 +84,7 @@ from cardbenefits.programmes import (
     FixedReward,
     PercentReward,
     PeriodUnit,
+    Qualifier,
     Tier,
 )
 
@@ -193,6 +195,37 @@ class _Refund:
 
     def __init__(self, row: int, tid: str, customer: Customer, amount: Decimal, remaining: Money) -> None:
         self.row, self.tid, self.customer, self.amount, self.remaining = row, tid, customer, amount, remaining
+
+
+def _qualifies(q: Qualifier, rows: TransactionRows, i: int) -> bool:
+    """``q.check(...) is None`` for row ``i``, without building its Money (same checks, same order)."""
+    mcc = rows.mcc[i]
+    if rows.kind[i] not in q.kinds or mcc in q.excluded_mccs:
+        return False
+    if q.mccs is not None and mcc not in q.mccs:
+        return False
+    if q.merchants is not None and rows.merchant_id[i] not in q.merchants:
+        return False
+    if q.channels is not None and rows.channel[i] not in q.channels:
+        return False
+    least = q.min_amount
+    if least is None:
+        return True
+    if least.currency == rows.currency[i]:
+        return rows.amount[i] >= least.amount
+    return not Money(rows.amount[i], rows.currency[i]) < least  # raises as check() does
+
+
+def _last_row(days: Sequence[str], day: str, first: int) -> int:
+    """The last row of ``day`` in ``days`` (sorted) from row ``first`` on."""
+    lo, hi = first, len(days)
+    while lo < hi:  # bisect_right on a Sequence
+        mid = (lo + hi) // 2
+        if day < days[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - 1
 
 
 def _head(rows: TransactionRows, stop: int) -> Rows:
@@ -468,7 +501,7 @@ class BatchEvaluator:
             return [], None
         ids, cids, amounts, refund_of = rows.id, rows.customer_id, rows.amount, rows.refund_of
         kinds = rows.kind
-        position = {ids[i]: i for i in range(len(ids)) if kinds[i] not in _UNDOING}
+        position = dict(zip(ids, range(len(ids)), strict=True))
         horizon = self._horizon_us
         pending: dict[str, Decimal] = {}
         out: list[_Refund] = []
@@ -480,7 +513,7 @@ class BatchEvaluator:
             original = self._recorded.get(tid)
             if original is None:
                 p = position.get(tid)
-                if p is None or p > r:
+                if p is None or p > r or kinds[p] in _UNDOING:
                     continue  # nothing was granted or counted for the original
                 original = (cids[p], amounts[p], rows.currency[p], rows.at_us[p])
             customer_id, original_amount, currency, original_at = original
@@ -596,29 +629,34 @@ class BatchEvaluator:
             at_us = rows.at_us
             store = self._granted[pid]
             recorded = self._recorded
-            for i, q in granted:
-                tid = ids[i]
-                store[tid] = q
-                if tid not in recorded:
-                    recorded[tid] = (cids[i], amounts[i], currencies[i], at_us[i])
+            rows_at = [i for i, _q in granted]
+            quantities = [q for _i, q in granted]
+            store.update(zip([ids[i] for i in rows_at], quantities, strict=True))
+            recorded.update(
+                {
+                    ids[i]: (cids[i], amounts[i], currencies[i], at_us[i])
+                    for i in rows_at
+                    if ids[i] not in recorded
+                }
+            )
             totals.grants += len(granted)
-            totals.customers.update([cids[i] for i, _q in granted])
+            totals.customers.update([cids[i] for i in rows_at])
             asset = c.asset
-            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) + sum((q for _i, q in granted), _ZERO)
+            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) + sum(quantities, _ZERO)
             by_day = totals.cost_by_day
-            cost = _ZERO
-            if c.money:
-                for i, q in granted:
+            costs = quantities if c.money else [q * c.unit_cost for q in quantities]
+            cost = sum(costs, _ZERO)
+            if c.posting:  # posting days need not be in row order
+                for i, value in zip(rows_at, costs, strict=True):
                     day = days[i]
-                    by_day[day] = by_day.get(day, _ZERO) + q
-                    cost += q
-            else:
-                unit_cost = c.unit_cost
-                for i, q in granted:
-                    day = days[i]
-                    value = q * unit_cost
                     by_day[day] = by_day.get(day, _ZERO) + value
-                    cost += value
+            else:  # rows are in time order, so are their days: one sum per day
+                start = 0
+                while start < len(rows_at):
+                    day = days[rows_at[start]]
+                    end = bisect.bisect_right(rows_at, _last_row(days, day, rows_at[start]), start)
+                    by_day[day] = by_day.get(day, _ZERO) + sum(costs[start:end], _ZERO)
+                    start = end
             totals.cost += cost
         if refunds:
             store, clawed = self._granted[pid], self._clawed[pid]
@@ -950,10 +988,9 @@ class BatchEvaluator:
         anchor = _anchor(ladder, card)
         if anchor is None:
             return
-        amount = Money(rows.amount[i], rows.currency[i])
-        if ladder.qualifier.check(kind=rows.kind[i], mcc=rows.mcc[i], channel=rows.channel[i],
-                                  merchant=rows.merchant_id[i], amount=amount):  # fmt: skip
+        if not _qualifies(ladder.qualifier, rows, i):
             return
+        amount = rows.amount[i]
         if plan.posting:
             instant, day = _instant(rows.posted_us[i]), rows.posted_day[i]
         else:
@@ -969,13 +1006,13 @@ class BatchEvaluator:
             return
         tid = rows.id[i]
         if tid not in self._recorded:
-            self._recorded[tid] = (customer.id, amount.amount, amount.currency, rows.at_us[i])
+            self._recorded[tid] = (customer.id, amount, rows.currency[i], rows.at_us[i])
         claim = _LadderClaim(card.card_id)
         self._ladder_claims[plan.id][tid] = claim
         usage = self._usage
         for label in labels:
             spend_c, count_c = plan.counters(customer.id, card.card_id, label)
-            self._charge_have(spend_c, amount.amount, claim)
+            self._charge_have(spend_c, amount, claim)
             self._charge_have(count_c, _ONE, claim)
         for tier in ladder.tiers:
             tier_c = plan.tier_counter(tier, customer.id, card.card_id)
