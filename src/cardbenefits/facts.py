@@ -55,6 +55,7 @@ __all__ = [
     "CARD_COLUMNS",
     "CUSTOMER_COLUMNS",
     "REFERRAL_STAGES",
+    "TRANSACTION_COLUMNS",
     "CardHolding",
     "Channel",
     "Customer",
@@ -1164,26 +1165,26 @@ CUSTOMER_COLUMNS: Final = (
     "delinquent",
     "device_id",
 )
+#: The fields of a transaction, in the order :meth:`Transaction.to_dict` writes them.
+TRANSACTION_COLUMNS: Final = (
+    "id",
+    "customer_id",
+    "card_id",
+    "amount",
+    "currency",
+    "merchant_id",
+    "mcc",
+    "channel",
+    "kind",
+    "transacted_at",
+    "posted_at",
+    "refund_of",
+    "region",
+    "device_id",
+)
 _CARD_FIELDS: Final = frozenset(CARD_COLUMNS)
 _CUSTOMER_FIELDS: Final = frozenset((*CUSTOMER_COLUMNS, "cards", "attributes"))
-_TRANSACTION_FIELDS: Final = frozenset(
-    {
-        "id",
-        "customer_id",
-        "card_id",
-        "amount",
-        "currency",
-        "merchant_id",
-        "mcc",
-        "channel",
-        "kind",
-        "transacted_at",
-        "posted_at",
-        "refund_of",
-        "region",
-        "device_id",
-    }
-)
+_TRANSACTION_FIELDS: Final = frozenset(TRANSACTION_COLUMNS)
 _FOLLOW_FIELDS: Final = frozenset({"id", "customer_id", "campaign_id", "channel", "at"})
 _DRAW_FIELDS: Final = frozenset({"id", "customer_id", "campaign_id", "at", "channel", "device_id"})
 _REFERRAL_FIELDS: Final = frozenset(

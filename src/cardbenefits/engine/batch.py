@@ -45,7 +45,7 @@ import datetime as _dt
 import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -71,6 +71,7 @@ from cardbenefits.engine.core import (
     _LimitPlan,
     _percent,
     _Plan,
+    fit_limit,
 )
 from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity
 from cardbenefits.errors import EngineError
@@ -854,21 +855,7 @@ class BatchEvaluator:
             counter = self._name(f"{lp.prefix}{scope}:{label}")
             counters.append((lp, counter))
             room = lp.maximum - usage.get(counter, _ZERO)
-            measure = lp.measure
-            if measure == _M_COUNT:
-                fits = granted if room >= 1 else _ZERO
-            elif measure == _M_AMOUNT:
-                fits = granted if granted <= room else (room if room > 0 else _ZERO)
-            elif unit_cost == 0:
-                fits = granted
-            else:
-                fits = min(granted, (room if room > 0 else _ZERO) / unit_cost)
-            if fits != granted:
-                fits = (
-                    fits.to_integral_value(rounding=ROUND_FLOOR)
-                    if whole
-                    else fits.quantize(_FEN, rounding=ROUND_DOWN)
-                )
+            fits = fit_limit(lp.measure, room, granted, unit_cost, whole)
             if fits < granted and granted > 0:
                 if refusal is None:
                     refusal = f"{lp.kind}:{lp.limit.id}"

@@ -134,6 +134,29 @@ class _LimitPlan:
         self.maximum = limit.maximum
 
 
+def fit_limit(measure: int, room: Decimal, granted: Decimal, unit_cost: Decimal, whole: bool) -> Decimal:
+    """What of ``granted`` one limit with ``room`` left lets through (engine and batch evaluator).
+
+    Counts let a grant through whole while one use is left; amounts and costs truncate to the
+    room (a cost limit through ``unit_cost``), down to whole units or to the fen.
+    """
+    if measure == _M_COUNT:
+        fits = granted if room >= 1 else _ZERO
+    elif measure == _M_AMOUNT:
+        fits = granted if granted <= room else (room if room > 0 else _ZERO)
+    elif unit_cost == 0:
+        fits = granted
+    else:
+        fits = min(granted, (room if room > 0 else _ZERO) / unit_cost)
+    if fits != granted:
+        fits = (
+            fits.to_integral_value(rounding=ROUND_FLOOR)
+            if whole
+            else fits.quantize(_FEN, rounding=ROUND_DOWN)
+        )
+    return fits
+
+
 def _limit_plans(programme_id: str, limits: Sequence[Limit]) -> tuple[_LimitPlan, ...]:
     # money and cost limits truncate first; count limits then see the truncated grant
     ordered = sorted(limits, key=lambda lim: lim.measure is LimitMeasure.COUNT)
@@ -725,21 +748,7 @@ class Engine:
         for lp, counter, label in counters:
             used = usages.get(counter, _ZERO) + deltas.get(counter, _ZERO)
             room = lp.maximum - used
-            measure = lp.measure
-            if measure == _M_COUNT:
-                fits = granted if room >= 1 else _ZERO
-            elif measure == _M_AMOUNT:
-                fits = granted if granted <= room else (room if room > 0 else _ZERO)
-            elif unit_cost == 0:
-                fits = granted
-            else:
-                fits = min(granted, (room if room > 0 else _ZERO) / unit_cost)
-            if fits != granted:
-                fits = (
-                    fits.to_integral_value(rounding=ROUND_FLOOR)
-                    if whole
-                    else fits.quantize(_FEN, rounding=ROUND_DOWN)
-                )
+            fits = fit_limit(lp.measure, room, granted, unit_cost, whole)
             if fits < granted and granted > 0:
                 reasons.append(
                     CapHit(lp.limit.id, lp.kind, counter, used, lp.maximum, label, truncated=fits > 0)

@@ -53,6 +53,7 @@ import attrs
 
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import (
+    TRANSACTION_COLUMNS,
     Channel,
     Event,
     Transaction,
@@ -66,10 +67,10 @@ from cardbenefits.simulate.io import (
     EVENT_KINDS,
     EventOrderError,
     EventSource,
-    MissingExtraError,
     SimulationError,
     _keyed_events,
     _suffix,
+    optional_module,
     read_rows,
 )
 
@@ -81,22 +82,7 @@ __all__ = ["EventChunk", "TransactionColumns", "iter_chunks"]
 Key = tuple[_dt.datetime, int, int, str]
 
 # Transaction fields in the order Transaction.to_dict writes them (the JSON fast shape).
-_FIELDS: Final = (
-    "id",
-    "customer_id",
-    "card_id",
-    "amount",
-    "currency",
-    "merchant_id",
-    "mcc",
-    "channel",
-    "kind",
-    "transacted_at",
-    "posted_at",
-    "refund_of",
-    "region",
-    "device_id",
-)
+_FIELDS: Final = TRANSACTION_COLUMNS
 _ALLOWED: Final = frozenset((*_FIELDS, "type"))
 _UNDOING: Final = (TransactionKind.REFUND.value, TransactionKind.REVERSAL.value)
 _KIND_RANK: Final = {k.value: (1 if k.value in _UNDOING else 0) for k in TransactionKind}
@@ -164,15 +150,7 @@ def _instant_text(us: int, code: int) -> str:
 
 
 def _polars() -> Any:
-    try:
-        import polars as pl
-    except ImportError:  # pragma: no cover - the dev environment has polars
-        raise MissingExtraError(
-            "columnar reading needs polars: pip install 'cardbenefits[polars]'",
-            path="polars",
-            value="polars",
-        ) from None
-    return pl
+    return optional_module("polars", "columnar reading", "polars")
 
 
 # -- public values ----------------------------------------------------------------------------
@@ -620,14 +598,7 @@ def _csv_row(names: list[str], texts: Any) -> Callable[[int], dict[Any, Any] | N
 
 def _parquet_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
     pl = _polars()
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - the dev environment has pyarrow
-        raise MissingExtraError(
-            "reading or writing Parquet needs pyarrow: pip install 'cardbenefits[parquet]'",
-            path="parquet",
-            value="pyarrow",
-        ) from None
+    pq = optional_module("pyarrow.parquet", "reading or writing Parquet", "parquet")
     first = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
         frame = pl.from_arrow(batch)

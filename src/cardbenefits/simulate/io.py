@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
@@ -68,6 +69,7 @@ __all__ = [
     "EventSource",
     "MissingExtraError",
     "SimulationError",
+    "optional_module",
     "read_customers",
     "read_events",
     "read_rows",
@@ -108,16 +110,24 @@ class MissingExtraError(SimulationError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-def _pyarrow_parquet() -> Any:
+def optional_module(module: str, what: str, extra: str) -> Any:
+    """Import ``module`` of an optional extra, or say which extra ``what`` needs.
+
+    >>> optional_module("no_such_module", "this", "polars")
+    Traceback (most recent call last):
+      ...
+    cardbenefits.simulate.io.MissingExtraError: this needs no_such_module: pip install '...[polars]' (got ...)
+    """
     try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - the dev environment has pyarrow
+        return importlib.import_module(module)
+    except ImportError:
         raise MissingExtraError(
-            "reading or writing Parquet needs pyarrow: pip install 'cardbenefits[parquet]'",
-            path="parquet",
-            value="pyarrow",
+            f"{what} needs {module}: pip install 'cardbenefits[{extra}]'", path=extra, value=module
         ) from None
-    return pq
+
+
+def _pyarrow_parquet() -> Any:
+    return optional_module("pyarrow.parquet", "reading or writing Parquet", "parquet")
 
 
 def _suffix(path: Path) -> str:
