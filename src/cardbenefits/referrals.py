@@ -147,7 +147,11 @@ def _optional_positive(_instance: object, attribute: attrs.Attribute[int | None]
 
 @attrs.frozen
 class ReferralProgramme:
-    """A share-and-invite programme (分享裂变活动)."""
+    """A share-and-invite programme (分享裂变活动).
+
+    ``risk_policy`` names the catalog's risk policy its rewards are checked against (blacklist,
+    velocity per inviter, one per person); without it a simulation uses its default policy.
+    """
 
     id: str = attrs.field(validator=_check_id)
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
@@ -158,6 +162,7 @@ class ReferralProgramme:
     window_days: int | None = attrs.field(default=None, kw_only=True, validator=_optional_positive)
     starts_at: datetime | None = attrs.field(default=None, kw_only=True)
     ends_at: datetime | None = attrs.field(default=None, kw_only=True)
+    risk_policy: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.inviter_reward is None and self.invitee_reward is None:

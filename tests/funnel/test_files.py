@@ -52,6 +52,7 @@ CATALOG = textwrap.dedent(
         invitee_reward: {asset: points, units: 500}
         inviter_cap: 10
         window_days: 30
+        risk_policy: e-life-risk
     """
 )
 
@@ -75,6 +76,7 @@ def test_sections_load_into_domain_objects() -> None:
     assert programme.trigger is ReferralTrigger.FIRST_SPEND
     assert programme.inviter_reward is not None
     assert programme.inviter_reward.amount == Money.of(20)
+    assert programme.risk_policy == "e-life-risk"
 
 
 def test_dump_and_reload_is_equal() -> None:
@@ -93,6 +95,11 @@ def test_dump_and_reload_is_equal() -> None:
         ("weight: 20", "weight: 0", "campaigns[0].pool.prizes[0].weight"),
         ("on_out_of_stock: redraw", "on_out_of_stock: retry", "campaigns[0].pool.on_out_of_stock"),
         ("trigger: first_spend", "trigger: signup", "referral_programmes[0].trigger"),
+        (
+            "window_days: 30\n    risk_policy: e-life-risk",
+            "window_days: 30\n    risk_policy: nope",
+            "referral_programmes[0].risk_policy",
+        ),
         ("window: day", "window: fortnight", "risk_policies[0].velocity[0].window"),
         ("draw: not delinquent", "draw: not delinqent", "campaigns[0].eligibility.draw"),
     ],
@@ -101,3 +108,18 @@ def test_errors_name_the_path(old: str, new: str, path: str) -> None:
     with pytest.raises(CatalogValidationError) as info:
         loads(CATALOG.replace(old, new))
     assert path in str(info.value)
+
+
+def test_a_referral_programme_is_checked_against_its_risk_policy() -> None:
+    from cardbenefits.facts import CardHolding, Customer, Referral
+    from cardbenefits.simulate.replay import Simulation
+
+    catalog = loads(CATALOG.replace("trigger: first_spend", "trigger: joined"))
+    card = CardHolding("k", "p", "classic", "2026-01-01T09:00+08:00")
+    people = {
+        "inv": Customer("inv", "P-inv", tags={"farm_account"}, cards=(card,)),
+        "new": Customer("new", "P-new", cards=(card,)),
+    }
+    events = [Referral("r1", "super-day", "inv", "new", "joined", "2026-11-21T10:00+08:00")]
+    result = Simulation.from_catalog(catalog).run(people, events)
+    assert result.metrics.programmes["super-day"].refusals == {"risk_blacklist": 1}

@@ -164,6 +164,7 @@ class ReferralProgrammeFile(FileModel):
     window_days: PositiveInt | None = None
     starts_at: InstantValue | None = None
     ends_at: InstantValue | None = None
+    risk_policy: Annotated[str, Ref("risk_policies")] | None = None
 
 
 class VelocityLimitFile(FileModel):

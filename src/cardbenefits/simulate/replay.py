@@ -513,7 +513,8 @@ class Simulation:
         invitee = self._customer(people, event.invitee_id, event)
         referral = decide_referral(
             programme, inviter, invitee, event, view=ledger, catalog_version=engine.catalog_version,
-            risk=self.risk, issuer=self.coupon_issuer,
+            risk=self._policy(programme.risk_policy, f"referral_programmes.{programme.id}"),
+            issuer=self.coupon_issuer,
         )  # fmt: skip
         if referral.batch is not None and referral.batch.entries:
             self._apply(referral.batch, metrics)
@@ -526,14 +527,15 @@ class Simulation:
         return referral
 
     def _risk_of(self, campaign: FunnelCampaign) -> RiskPolicy | None:
-        if campaign.risk_policy is None:
+        return self._policy(campaign.risk_policy, f"campaigns.{campaign.id}")
+
+    def _policy(self, name: str | None, owner: str) -> RiskPolicy | None:
+        """The risk policy ``name`` of a campaign or referral programme (default: ``risk``)."""
+        if name is None:
             return self.risk
-        policy = self.risk_policies.get(campaign.risk_policy)
+        policy = self.risk_policies.get(name)
         if policy is None:
-            where = f"campaigns.{campaign.id}.risk_policy"
-            raise SimulationError(
-                "campaign names an unknown risk policy", path=where, value=campaign.risk_policy
-            )
+            raise SimulationError("names an unknown risk policy", path=f"{owner}.risk_policy", value=name)
         return policy
 
     # -- checkout ------------------------------------------------------------------------------
