@@ -353,6 +353,7 @@ class BatchEvaluator:
         self._granted: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
         self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
         self._bases = {c.base for c in engine._plans.values() if c.reward_code == _BONUS}
+        self._canon: dict[str, dict[Decimal, Decimal]] = {}
         for plan in engine._ladder_plans:
             self.totals[plan.id] = ProgrammeTotals()
         self._ladder_claims: dict[str, dict[str, _LadderClaim]] = {p.id: {} for p in engine._ladder_plans}
@@ -625,17 +626,24 @@ class BatchEvaluator:
         if pid in self._bases:
             base_rows[pid] = dict(granted)
         if granted:
-            ids, cids, amounts, currencies = rows.id, rows.customer_id, rows.amount, rows.currency
+            ids, cids, amounts = rows.id, rows.customer_id, rows.amount
             days = rows.posted_day if c.posting else rows.day
             at_us = rows.at_us
             store = self._granted[pid]
             recorded = self._recorded
             rows_at = [i for i, _q in granted]
-            quantities = [q for _i, q in granted]
+            if c.reward_code == _ACCRUE:
+                # whole multiples of one exponent: one object per value, not per transaction
+                canon = self._canon.setdefault(pid, {})
+                quantities = [canon.setdefault(q, q) for _i, q in granted]
+            else:
+                quantities = [q for _i, q in granted]
             store.update(zip([ids[i] for i in rows_at], quantities, strict=True))
+            # the customer's own id and the plan's currency: shared strings, not one per row
+            customers, currency = self.customers, c.currency
             recorded.update(
                 {
-                    ids[i]: (cids[i], amounts[i], currencies[i], at_us[i])
+                    ids[i]: (customers[cids[i]].id, amounts[i], currency, at_us[i])
                     for i in rows_at
                     if ids[i] not in recorded
                 }
@@ -784,7 +792,7 @@ class BatchEvaluator:
             return _ZERO
         tid = rows.id[i]
         if tid not in self._recorded:
-            self._recorded[tid] = (customer.id, amount, currency, rows.at_us[i])
+            self._recorded[tid] = (customer.id, amount, c.currency, rows.at_us[i])
         claims = self._claims[pid]
         claim = claims.get(tid)
         if claim is None:
