@@ -23,6 +23,7 @@ Usage::
     python benchmarks/bench_simulate.py --transactions 100000 --customers 10000 --profile
     python benchmarks/bench_simulate.py --transactions 1000000 --customers 10000 --ledger memory:window=30d
     python benchmarks/bench_simulate.py --transactions 10000000 --customers 100000 --phases chunks,fast
+    python benchmarks/bench_simulate.py --dir DIR --format parquet --phases read,chunks,fast
 
 Not a test; prints a table.
 """
@@ -37,7 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cardbenefits.simulate.columnar import iter_chunks
 from cardbenefits.simulate.commands import _ledger
@@ -73,8 +76,36 @@ def _write(folder: Path, transactions: int, customers: int) -> int:
     return min(count, transactions)
 
 
-def _phase(folder: Path, phase: str, profile: bool, ledger: str | None = None) -> None:
-    source = EventSource(folder / "customers.jsonl", ((folder / "events.jsonl", None),))
+def _source(folder: Path, fmt: str) -> EventSource:
+    if fmt == "jsonl":
+        return EventSource(folder / "customers.jsonl", ((folder / "events.jsonl", None),))
+    kinds = ("transactions", "follows", "draws", "referrals")
+    files = tuple((p, k) for k in kinds if (p := folder / "parquet" / f"{k}.parquet").exists())
+    return EventSource(folder / "customers.jsonl", files)
+
+
+def _to_parquet(folder: Path) -> None:
+    """The same events as one Parquet file per kind (the JSON-lines file read once, streaming)."""
+    out = folder / "parquet"
+    out.mkdir(exist_ok=True)
+    others: dict[str, list[Any]] = {"follows": [], "draws": [], "referrals": []}
+    stems = {"follow": "follows", "draw_request": "draws", "referral": "referrals"}
+
+    def transactions() -> Iterator[Any]:
+        for event in _source(folder, "jsonl").events():
+            if event.event_type == "transaction":
+                yield event
+            else:
+                others[stems[event.event_type]].append(event)
+
+    write_events(out / "transactions.parquet", transactions())
+    for stem, events in others.items():
+        if events:
+            write_events(out / f"{stem}.parquet", events)
+
+
+def _phase(folder: Path, phase: str, profile: bool, ledger: str | None = None, fmt: str = "jsonl") -> None:
+    source = _source(folder, fmt)
     started = time.perf_counter()
     customers = source.customers()
     print(f"CUSTOMERS {len(customers)} {time.perf_counter() - started:.3f}")
@@ -127,9 +158,12 @@ def main() -> None:
         "--phases", default=",".join(PHASES), help="comma-separated subset to run (default: all)"
     )
     parser.add_argument("--ledger", metavar="SPEC", help="as simulate --ledger, e.g. memory:window=30d")
+    parser.add_argument(
+        "--format", choices=("jsonl", "parquet"), default="jsonl", help="event files to read (default jsonl)"
+    )
     args = parser.parse_args()
     if args.phase:
-        _phase(args.dir, args.phase, args.profile, args.ledger)
+        _phase(args.dir, args.phase, args.profile, args.ledger, args.format)
         return
     folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_simulate_"))
     if not (folder / "events.jsonl").exists():
@@ -138,10 +172,17 @@ def main() -> None:
         print(
             f"wrote {n} transactions for {args.customers} customers in {time.perf_counter() - started:.0f}s"
         )
-    size = (folder / "events.jsonl").stat().st_size / 1e6
+    if args.format == "parquet" and not (folder / "parquet").exists():
+        started = time.perf_counter()
+        _to_parquet(folder)
+        print(f"wrote the Parquet event set in {time.perf_counter() - started:.0f}s")
+    if args.format == "jsonl":
+        size, label = (folder / "events.jsonl").stat().st_size / 1e6, "JSON lines"
+    else:
+        size, label = sum(p.stat().st_size for p in (folder / "parquet").iterdir()) / 1e6, "Parquet"
     rows = {}
     for phase in args.phases.split(","):
-        cmd = [sys.executable, __file__, "--dir", str(folder), "--phase", phase]
+        cmd = [sys.executable, __file__, "--dir", str(folder), "--phase", phase, "--format", args.format]
         if args.profile and phase in ("replay", "fast"):
             cmd.append("--profile")
         if args.ledger and phase in ("replay", "fast"):
@@ -157,7 +198,7 @@ def main() -> None:
         _, people, people_secs = next(
             line for line in out.splitlines() if line.startswith("CUSTOMERS")
         ).split()
-    print(f"file: {size:.0f} MB JSON lines; {people} customers read in {float(people_secs):.1f}s")
+    print(f"events: {size:.0f} MB {label}; {people} customers read in {float(people_secs):.1f}s")
     print(f"{'phase':<8} {'events':>10} {'seconds':>9} {'events/s':>10} {'peak RSS MB':>12}")
     for name, (n, secs, peak) in rows.items():
         print(f"{name:<8} {n:>10} {secs:>9.1f} {n / secs:>10.0f} {peak:>12.0f}")
