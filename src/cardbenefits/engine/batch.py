@@ -71,7 +71,9 @@ from cardbenefits.engine.core import (
     _LimitPlan,
     _percent,
     _Plan,
+    claw_releases,
     fit_limit,
+    would_earn,
 )
 from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity
 from cardbenefits.errors import EngineError
@@ -82,8 +84,6 @@ from cardbenefits.programmes import (
     AccrualReward,
     ActivationLadder,
     ClawbackPolicy,
-    FixedReward,
-    PercentReward,
     PeriodUnit,
     Qualifier,
     Tier,
@@ -674,25 +674,13 @@ class BatchEvaluator:
                 if total is None:
                     continue
                 net = total - clawed.get(r.tid, _ZERO)
-                would = self._would(c, r.remaining, kept[r.row])
+                would = would_earn(c, r.remaining, kept[r.row])
                 keep = min(would, total)
                 claw = max(net - keep, _ZERO)
                 kept[r.row][pid] = max(keep, _ZERO)
                 if claw > 0:
                     clawed[r.tid] = clawed.get(r.tid, _ZERO) + claw
                     self._count_claw(c, claw, c.unit_cost, rows.day[r.row])
-
-    def _would(self, c: _Plan, remaining: Money, kept_units: dict[str, Decimal]) -> Decimal:
-        """What the remaining amount of a refunded purchase earns (:meth:`Engine._claw`)."""
-        if not ((c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()):
-            return _ZERO
-        reward = c.reward
-        if isinstance(reward, FixedReward):
-            return c.fixed
-        if isinstance(reward, PercentReward | AccrualReward):
-            earned = reward.earn(remaining)
-            return earned.amount if isinstance(earned, Money) else earned
-        return reward.extra(kept_units.get(reward.base, _ZERO))
 
     def _count_claw(self, c: _Plan, claw: Decimal, unit_cost: Decimal, day: str) -> None:
         totals = self.totals[c.id]
@@ -903,40 +891,11 @@ class BatchEvaluator:
             claw = max(usage.get(earned_counter, _ZERO) - target, _ZERO)
             kept = net - claw
         else:
-            qualifies = (c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()
-            if not qualifies:
-                would = _ZERO
-            elif isinstance(reward, FixedReward):
-                would = c.fixed
-            elif isinstance(reward, PercentReward | AccrualReward):
-                earned = reward.earn(remaining)
-                would = earned.amount if isinstance(earned, Money) else earned
-            else:
-                would = reward.extra(kept_units.get(reward.base, _ZERO))
-            kept = min(would, granted_total)
+            kept = min(would_earn(c, remaining, kept_units), granted_total)
             claw = max(net - kept, _ZERO)
         kept_units[c.id] = max(kept, _ZERO)
         unit_cost = claim.unit_cost if claim.unit_cost is not None else c.unit_cost
-        measures = {lp.limit.id: lp.measure for lp in c.limits}
-        releases: list[tuple[str, Decimal]] = []
-        if periodic and claw > 0:
-            releases.append((earned_counter, -claw))
-        for counter, have in attributable.items():
-            if counter.startswith("earned:"):
-                continue
-            if counter.startswith("spend:"):
-                release = min(refunded, have)
-            else:
-                measure = measures.get(counter.split(":", 3)[2])
-                if measure is None:
-                    continue
-                if measure == _M_COUNT:
-                    release = have if kept <= 0 else _ZERO
-                else:
-                    release = claw * unit_cost if measure == _M_COST else claw
-                    release = min(release, usage.get(counter, _ZERO)) if periodic else min(release, have)
-            if release > 0:
-                releases.append((counter, -release))
+        releases = claw_releases(c, attributable, refunded, kept, claw, unit_cost, earned_counter, self.usage)
         if claw <= 0 and not releases:
             return
         for counter, delta in releases:

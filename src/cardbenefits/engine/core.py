@@ -260,6 +260,66 @@ def _percent(c: _Plan, money: Money) -> Decimal:
     return c.reward.earn(money).amount  # type: ignore[union-attr]
 
 
+def would_earn(c: _Plan, remaining: Money, kept_units: Mapping[str, Decimal]) -> Decimal:
+    """What the remaining amount of a refunded purchase still earns under ``c`` (per transaction).
+
+    ``kept_units`` holds what the programme's multiplier base keeps of the same purchase.
+    """
+    if not ((c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()):
+        return _ZERO
+    reward = c.reward
+    if isinstance(reward, FixedReward):
+        return c.fixed
+    if isinstance(reward, PercentReward | AccrualReward):
+        earned = reward.earn(remaining)
+        return earned.amount if isinstance(earned, Money) else earned
+    assert isinstance(reward, BonusMultiplier)
+    return reward.extra(kept_units.get(reward.base, _ZERO))
+
+
+def claw_releases(
+    c: _Plan,
+    attributable: Mapping[str, Decimal],
+    refunded: Decimal,
+    kept: Decimal,
+    claw: Decimal,
+    unit_cost: Decimal,
+    earned_counter: str,
+    used: Callable[[str], Decimal],
+) -> list[tuple[str, Decimal]]:
+    """The counter releases (negative deltas) of clawing ``claw`` back from one purchase.
+
+    ``attributable`` sums what the purchase's entries charged per counter; spend counters give
+    back the refunded amount, count limits their use once nothing is kept, amount and cost
+    limits the claw. ``used`` reads a counter (the engine's view plus its pending deltas).
+    """
+    periodic = c.reward_code == _ACCRUE_PERIOD
+    measures = {lp.limit.id: lp.measure for lp in c.limits}
+    releases: list[tuple[str, Decimal]] = []
+    if periodic and claw > 0:
+        # the period's earned total is shared by its transactions: release it whoever earned it
+        releases.append((earned_counter, -claw))
+    for counter, have in attributable.items():
+        if counter.startswith("earned:"):
+            continue
+        if counter.startswith("spend:"):
+            release = min(refunded, have)
+        else:
+            measure = measures.get(counter.split(":", 3)[2])
+            if measure is None:
+                continue
+            if measure == _M_COUNT:
+                release = have if kept <= 0 else _ZERO
+            else:
+                release = claw * unit_cost if measure == _M_COST else claw
+                # a period's claw may undo other transactions' grants, charged to other
+                # periods of the limit: release at most what this counter holds
+                release = min(release, used(counter)) if periodic else min(release, have)
+        if release > 0:
+            releases.append((counter, -release))
+    return releases
+
+
 class _Event:
     """What one decision accumulates: entries, grants, refusals and counter deltas so far."""
 
@@ -899,43 +959,12 @@ class Engine:
             claw = max(ev.used(earned_counter) - target, _ZERO)
             kept = net - claw
         else:
-            qualifies = (c.min_amount is None or remaining.amount >= c.min_amount) and remaining.is_positive()
-            if not qualifies:
-                would = _ZERO
-            elif isinstance(reward, FixedReward):
-                would = c.fixed
-            elif isinstance(reward, PercentReward | AccrualReward):
-                earned = reward.earn(remaining)
-                would = earned.amount if isinstance(earned, Money) else earned
-            else:
-                would = reward.extra(kept_units.get(reward.base, _ZERO))
-            kept = min(would, granted_total)
+            kept = min(would_earn(c, remaining, kept_units), granted_total)
             claw = max(net - kept, _ZERO)
         kept_units[c.id] = max(kept, _ZERO)
         unit_cost = Decimal(grants[0].meta.get("unit_cost", "1")) if grants else c.unit_cost
-        measures = {lp.limit.id: lp.measure for lp in c.limits}
-        charges: list[Charge] = []
-        if periodic and claw > 0:
-            # the period's earned total is shared by its transactions: release it whoever earned it
-            charges.append(build.charge(earned_counter, -claw, None))
-        for counter, have in attributable.items():
-            if counter.startswith("earned:"):
-                continue
-            if counter.startswith("spend:"):
-                release = min(refunded, have)
-            else:
-                measure = measures.get(counter.split(":", 3)[2])
-                if measure is None:
-                    continue
-                if measure == _M_COUNT:
-                    release = have if kept <= 0 else _ZERO
-                else:
-                    release = claw * unit_cost if measure == _M_COST else claw
-                    # a period's claw may undo other transactions' grants, charged to other
-                    # periods of the limit: release at most what this counter holds
-                    release = min(release, ev.used(counter)) if periodic else min(release, have)
-            if release > 0:
-                charges.append(build.charge(counter, -release, None))
+        releases = claw_releases(c, attributable, refunded, kept, claw, unit_cost, earned_counter, ev.used)
+        charges = [build.charge(counter, delta, None) for counter, delta in releases]
         if claw <= 0 and not charges:
             return
         asset = c.asset
