@@ -263,11 +263,13 @@ class RFMAccumulator:
     currency: str = DEFAULT_CURRENCY
     _per_customer: dict[str, _Running] = attrs.field(factory=dict, init=False)
     _window_start: datetime = attrs.field(init=False)
+    _zero: Money = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise FactError("the scoring instant must be time-zone aware", path="at", value=self.at)
         self._window_start = pendulum.instance(self.at).subtract(days=self.window_days)
+        self._zero = Money.zero(self.currency)
 
     def _running(self, customer_id: str) -> _Running:
         run = self._per_customer.get(customer_id)
@@ -307,7 +309,9 @@ class RFMAccumulator:
 
     def stats(self, customer_id: str) -> RFMStats:
         """Figures for one customer (zeros for a customer never seen)."""
-        run = self._per_customer.get(customer_id) or _Running(amount=Money.zero(self.currency))
+        run = self._per_customer.get(customer_id)
+        if run is None:
+            return RFMStats(customer_id, None, 0, self._zero, None)
         recency = None if run.last is None else (self.at - run.last).days
         return RFMStats(customer_id, recency, run.count, run.amount, run.last)
 

@@ -75,3 +75,31 @@ def test_columnar_engine_refuses_a_durable_ledger(tmp_path: Any) -> None:
     args = _args(out=str(tmp_path), engine="columnar", ledger=f"sqlite:{tmp_path / 'l.db'}")
     assert run_simulate(args, io.StringIO(), err) == 1
     assert "in-memory ledger" in err.getvalue()
+
+
+@pytest.mark.parametrize("rfm", ["cutoffs", "quantiles"])
+def test_segmenting_gives_each_customer_what_segment_attributes_gives(rfm: str) -> None:
+    from cardbenefits.facts import Transaction
+    from cardbenefits.segments import LifecycleAt, RFMAccumulator, segment_attributes
+
+    customers, events = example_data()
+    sim = example_simulation(as_of=EXAMPLE_AS_OF, rfm=rfm)
+    history = RFMAccumulator(at=EXAMPLE_AS_OF, currency="CNY")
+    for event in events:
+        if isinstance(event, Transaction) and event.transacted_at < EXAMPLE_AS_OF:
+            history.add_transaction(event)
+    segmented = sim._segment(dict(customers), history, EXAMPLE_AS_OF)
+    stats = [history.stats(cid) for cid in customers]
+    if rfm == "quantiles":
+        from cardbenefits.segments import score_by_quantiles
+
+        scores = score_by_quantiles(stats)
+    else:
+        scores = {s.customer_id: sim.cutoffs.score(s) for s in stats}
+    clock = LifecycleAt.of(EXAMPLE_AS_OF, sim.lifecycle)
+    for cid, customer in customers.items():
+        expected = customer.with_attributes(
+            **segment_attributes(scores[cid], customer.approved_at, EXAMPLE_AS_OF, sim.lifecycle, clock=clock)
+        )
+        assert segmented[cid] == expected
+    assert len({c.attributes["rfm"]["score"] for c in segmented.values()}) > 3

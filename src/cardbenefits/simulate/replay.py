@@ -99,7 +99,6 @@ from cardbenefits.segments import (
     RFMCutoffs,
     RFMScore,
     score_by_quantiles,
-    segment_attributes,
 )
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.metrics import MetricsCollector, RunMetrics
@@ -372,22 +371,28 @@ class Simulation:
             return customers
         history = acc if acc is not None else RFMAccumulator(at=at, currency=self.engine_currency)
         stats = [history.stats(cid) for cid in customers]
-        scores: Mapping[str, RFMScore]
-        if self.rfm == "quantiles":
-            scores = score_by_quantiles(stats)
-        else:
-            scores = {s.customer_id: self.cutoffs.score(s) for s in stats}
-        out: dict[str, Customer] = {}
+        by_quantile = score_by_quantiles(stats) if self.rfm == "quantiles" else None
         clock = LifecycleAt.of(at, self.lifecycle)
-        # most customers share their figures: check and freeze each distinct pair once
+        # Most customers share their figures (all of them, without history): score each distinct
+        # figure once, and check and freeze each distinct (rfm, lifecycle) pair once.
+        scored: dict[tuple[Any, ...], RFMScore] = {}
         frozen: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for cid, customer in customers.items():
-            attributes = segment_attributes(
-                scores[cid], customer.approved_at, at, self.lifecycle, clock=clock
-            )
-            key = (*attributes["rfm"].values(), attributes["lifecycle"])
+        out: dict[str, Customer] = {}
+        for s, (cid, customer) in zip(stats, customers.items(), strict=True):
+            figures: tuple[Any, ...] = (s.recency_days, s.frequency, s.monetary)
+            if by_quantile is not None:
+                score = by_quantile[cid]
+                figures += (score.r, score.f, score.m)
+            else:
+                found = scored.get(figures)
+                if found is None:
+                    found = scored[figures] = self.cutoffs.score(s)
+                score = found
+            stage = clock.stage(customer.approved_at, s.last_purchase_at)
+            key = (figures, stage)
             fresh = frozen.get(key)
             if fresh is None:
+                attributes = {"rfm": score.as_record(), "lifecycle": str(stage)}  # segment_attributes
                 out[cid] = segmented = customer.with_attributes(**attributes)
                 frozen[key] = {name: segmented.attributes[name] for name in attributes}
             else:
