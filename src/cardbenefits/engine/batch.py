@@ -350,10 +350,15 @@ class BatchEvaluator:
         # per programme, per transaction: the entries a refund reads (limits or period flooring)
         self._claims: dict[str, dict[str, _Claim]] = {pid: {} for pid in self.totals}
         # per programme without counters: granted, and clawed back so far, per transaction
-        self._granted: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
+        # (granted, customer, amount, currency, at): the original's record travels with the grant
+        self._granted: dict[str, dict[str, tuple[Decimal, str, Decimal, str, int]]] = {
+            pid: {} for pid in self.totals
+        }
         self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
         self._bases = {c.base for c in engine._plans.values() if c.reward_code == _BONUS}
         self._canon: dict[str, dict[Decimal, Decimal]] = {}
+        free = [c.id for c in engine._all if not c.limits and c.reward_code != _ACCRUE_PERIOD]
+        self._free_stores = [self._granted[pid] for pid in free]
         for plan in engine._ladder_plans:
             self.totals[plan.id] = ProgrammeTotals()
         self._ladder_claims: dict[str, dict[str, _LadderClaim]] = {p.id: {} for p in engine._ladder_plans}
@@ -455,18 +460,31 @@ class BatchEvaluator:
                 self._earn(c, rows, rows_ok, refunds, base_rows, kept)
         for plan in self.engine._ladder_plans:
             self._ladder(plan, rows, buys, refunds)
-        recorded = self._recorded
         for r in refunds:
-            if r.tid in recorded:
+            if self._original(r.tid) is not None:
                 counter = f"refunded:{r.tid}"
                 self._usage[counter] = self._usage.get(counter, _ZERO) + r.amount
                 self.refunds[ids[r.row]] = r.amount
-        if failure is not None and failure[1] in recorded:
+        if failure is not None and self._original(failure[1]) is not None:
             raise failure[2]
         if n:
             self._watermark = max(self._watermark, rows.at_us[n - 1])
-        if self.horizon is not None and len(recorded) >= self._prune_at:
+        if self.horizon is not None and self._size() >= self._prune_at:
             self._prune()
+
+    def _original(self, tid: str) -> tuple[str, Decimal, str, int] | None:
+        """``(customer, amount, currency, at)`` of a transaction something was recorded for."""
+        found = self._recorded.get(tid)
+        if found is not None:
+            return found
+        for store in self._free_stores:
+            granted = store.get(tid)
+            if granted is not None:
+                return granted[1:]
+        return None
+
+    def _size(self) -> int:
+        return len(self._recorded) + sum(len(store) for store in self._free_stores)
 
     def _prune(self) -> None:
         """Drop what refunds read of transactions older than the horizon before the newest row.
@@ -478,6 +496,8 @@ class BatchEvaluator:
         """
         cutoff = self._watermark - self._horizon_us
         old = [tid for tid, record in self._recorded.items() if record[3] < cutoff]
+        for free in self._free_stores:
+            old += [tid for tid, record in free.items() if record[4] < cutoff]
         stores: list[dict[str, Any]] = [self._recorded]
         stores += self._granted.values()
         stores += self._clawed.values()
@@ -487,8 +507,8 @@ class BatchEvaluator:
             if store:
                 for tid in old:
                     store.pop(tid, None)
-        self.forgotten += len(old)
-        self._prune_at = max(self._prune_floor, 2 * len(self._recorded))
+        self.forgotten += len(set(old))
+        self._prune_at = max(self._prune_floor, 2 * self._size())
 
     def _refunds(
         self, rows: TransactionRows, undo: list[int]
@@ -512,7 +532,7 @@ class BatchEvaluator:
             if tid is None:
                 raise EngineError("a refund names the transaction it undoes", path=f"{ids[r]}.refund_of",
                                   value=None)  # fmt: skip
-            original = self._recorded.get(tid)
+            original = self._original(tid)
             if original is None:
                 p = position.get(tid)
                 if p is None or p > r or kinds[p] in _UNDOING:
@@ -630,7 +650,6 @@ class BatchEvaluator:
             days = rows.posted_day if c.posting else rows.day
             at_us = rows.at_us
             store = self._granted[pid]
-            recorded = self._recorded
             rows_at = [i for i, _q in granted]
             if c.reward_code == _ACCRUE:
                 # whole multiples of one exponent: one object per value, not per transaction
@@ -638,14 +657,12 @@ class BatchEvaluator:
                 quantities = [canon.setdefault(q, q) for _i, q in granted]
             else:
                 quantities = [q for _i, q in granted]
-            store.update(zip([ids[i] for i in rows_at], quantities, strict=True))
             # the customer's own id and the plan's currency: shared strings, not one per row
             customers, currency = self.customers, c.currency
-            recorded.update(
+            store.update(
                 {
-                    ids[i]: (customers[cids[i]].id, amounts[i], currency, at_us[i])
-                    for i in rows_at
-                    if ids[i] not in recorded
+                    ids[i]: (q, customers[cids[i]].id, amounts[i], currency, at_us[i])
+                    for i, q in zip(rows_at, quantities, strict=True)
                 }
             )
             totals.grants += len(granted)
@@ -670,9 +687,10 @@ class BatchEvaluator:
         if refunds:
             store, clawed = self._granted[pid], self._clawed[pid]
             for r in refunds:
-                total = store.get(r.tid)
-                if total is None:
+                record = store.get(r.tid)
+                if record is None:
                     continue
+                total = record[0]
                 net = total - clawed.get(r.tid, _ZERO)
                 would = would_earn(c, r.remaining, kept[r.row])
                 keep = min(would, total)
