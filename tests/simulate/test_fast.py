@@ -103,3 +103,49 @@ def test_segmenting_gives_each_customer_what_segment_attributes_gives(rfm: str) 
         )
         assert segmented[cid] == expected
     assert len({c.attributes["rfm"]["score"] for c in segmented.values()}) > 3
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_parquet_event_files_keep_every_column_whatever_comes_first(tmp_path: Any, mixed: bool) -> None:
+    from cardbenefits.facts import Follow, Referral, Transaction
+    from cardbenefits.money import Money
+    from cardbenefits.simulate.io import read_events, write_events
+
+    buys = [
+        Transaction(
+            f"t{i}",
+            "c1",
+            "k1",
+            Money.of(60),
+            "m1",
+            "5411",
+            "pos",
+            "purchase",
+            f"2026-11-0{i + 1}T10:00+08:00",
+        )
+        for i in range(3)
+    ]
+    late = [
+        Transaction(
+            "r1",
+            "c1",
+            "k1",
+            Money.of(10),
+            "m1",
+            "5411",
+            "pos",
+            "refund",
+            "2026-11-05T10:00+08:00",
+            refund_of="t0",
+            region="310000",
+            device_id="d1",
+        ),
+    ]
+    others = [
+        Follow("f1", "c1", "e", "app", "2026-11-06T10:00+08:00"),
+        Referral("x1", "share", "c1", "c2", "joined", "2026-11-07T10:00+08:00"),
+    ]
+    events: list[Event] = [*buys, *late, *(others if mixed else [])]
+    path = tmp_path / ("events.parquet" if mixed else "transactions.parquet")
+    write_events(path, events, mixed=mixed)
+    assert list(read_events(path, None if mixed else "transactions")) == events

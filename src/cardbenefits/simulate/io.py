@@ -51,6 +51,7 @@ from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import (
     CARD_COLUMNS,
     CUSTOMER_COLUMNS,
+    TRANSACTION_COLUMNS,
     Customer,
     DrawRequest,
     Event,
@@ -95,6 +96,9 @@ _TYPE_OF_STEM: Final = {
     "referrals": "referral",
 }
 _CARD_COLUMNS: Final = CARD_COLUMNS
+# every column of a mixed event file: the type, a transaction's fields, then the other kinds'
+_MIXED_COLUMNS: Final = ("type", *TRANSACTION_COLUMNS, "campaign_id", "at", "programme_id", "inviter_id",
+                         "invitee_id", "stage")  # fmt: skip
 _CUSTOMER_COLUMNS: Final = CUSTOMER_COLUMNS
 
 
@@ -308,7 +312,11 @@ def _flat_customer_rows(customer: Customer) -> Iterator[dict[str, Any]]:
         yield {**base, **{k: card[k] for k in _CARD_COLUMNS}}
 
 
-def _write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...] | None) -> int:
+def _write_rows(
+    path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...] | None, *, text: bool = False
+) -> int:
+    """Write rows; ``text``: every value is a string or None (events), so Parquet columns are
+    strings from the start (``columns``, else the first row's keys) whatever the first rows hold."""
     suffix = _suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -321,11 +329,19 @@ def _write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, 
 
         def flush() -> None:
             nonlocal writer
+            schema = None
+            if text:
+                names = columns or (tuple(chunk[0]) if chunk else ())
+                unknown = set().union(*chunk) - set(names)
+                if unknown:  # pragma: no cover - a new event field missing from _MIXED_COLUMNS
+                    raise SimulationError("no column for these fields", path=str(path), value=sorted(unknown))
+                schema = pa.schema([(name, pa.string()) for name in names])
             table = pa.Table.from_pylist(
                 [
                     {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()}
                     for r in chunk
-                ]
+                ],
+                schema=writer.schema if writer is not None and text else schema,
             )
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
@@ -378,6 +394,12 @@ def write_customers(path: str | Path, customers: Iterable[Customer]) -> int:
 
 
 def write_events(path: str | Path, events: Iterable[Event], *, mixed: bool = False) -> int:
-    """Write events (one kind per file unless ``mixed``, which adds the ``type`` column)."""
+    """Write events (one kind per file unless ``mixed``, which adds the ``type`` column).
+
+    Event values are strings (or missing), and Parquet columns are typed so from the first row:
+    a mixed file has every kind's columns, whatever kind comes first.
+    """
+    path = Path(path)
     rows = (event_to_dict(e) if mixed else e.to_dict() for e in events)
-    return _write_rows(Path(path), rows, None)
+    columns = _MIXED_COLUMNS if mixed and _suffix(path) == ".parquet" else None
+    return _write_rows(path, rows, columns, text=True)
