@@ -4,7 +4,8 @@
 synthetic :class:`~cardbenefits.facts.Transaction` facts from 2,000 customers (default 20,000
 events; ``--events 1000000`` for the full run). Prints events/second for engine + MemoryLedger,
 the naive evaluator (every programme checked for every event) with the ratio, and engine +
-SQLiteLedger on a quarter of the stream. ``--profile`` prints the top of a cProfile run.
+SQLiteLedger on a quarter of the stream, and the batch evaluator over the same transactions as
+columns with its ratio to the indexed engine. ``--profile`` prints the top of a cProfile run.
 
     python benchmarks/bench_engine.py --events 20000
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 import pendulum
 
 from cardbenefits.engine import Engine
+from cardbenefits.engine.batch import BatchEvaluator, Rows, utc_us
 from cardbenefits.facts import CardHolding, Customer, Transaction
 from cardbenefits.ledger import MemoryLedger, SQLiteLedger
 from cardbenefits.money import Money
@@ -112,6 +114,46 @@ def run(
     return rate
 
 
+def run_batch(stream: list[tuple[Customer, Transaction]]) -> float:
+    """The same transactions through :class:`BatchEvaluator` in chunks of 65,536 rows.
+
+    The columns are built before the clock starts (reading them is the columnar reader's job,
+    measured by ``bench_simulate.py``'s ``chunks`` phase). ``tests/engine/test_batch.py``
+    shows its figures equal the engine's.
+    """
+    engine = Engine(catalog(), catalog_version="bench")
+    day = engine.calendar.day
+    txns = [t for _c, t in stream]
+    size = 65_536
+    chunks = [
+        Rows(
+            id=[t.id for t in part],
+            customer_id=[t.customer_id for t in part],
+            card_id=[t.card_id for t in part],
+            merchant_id=[t.merchant_id for t in part],
+            mcc=[t.mcc for t in part],
+            channel=[t.channel.value for t in part],
+            kind=[t.kind.value for t in part],
+            amount=[t.amount.amount for t in part],
+            currency=[t.amount.currency for t in part],
+            refund_of=[t.refund_of for t in part],
+            at_us=[utc_us(t.transacted_at) for t in part],
+            posted_us=[utc_us(t.posted_at) for t in part],
+            day=[day(t.transacted_at).label for t in part],
+            posted_day=[day(t.posted_at).label for t in part],
+        )
+        for part in (txns[i : i + size] for i in range(0, len(txns), size))
+    ]
+    batch = BatchEvaluator(engine, {c.id: c for c, _t in stream})
+    t0 = time.perf_counter()
+    for rows in chunks:
+        batch.run(rows)
+    rate = len(stream) / (time.perf_counter() - t0)
+    grants = sum(t.grants for t in batch.totals.values())
+    print(f"{'batch evaluator (columns)':<40} {rate:>12,.0f} events/s  ({grants:,} grants)")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
@@ -129,6 +171,8 @@ def main() -> None:
     indexed = run("engine (indexed) + MemoryLedger", MemoryLedger, stream, naive=False)
     naive = run("naive evaluator + MemoryLedger", MemoryLedger, stream, naive=True)
     print(f"ratio indexed / naive: {indexed / naive:.2f}x")
+    batch = run_batch(stream)
+    print(f"ratio batch / indexed: {batch / indexed:.2f}x")
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_stream = stream[: max(1, len(stream) // 4)]
         run(
