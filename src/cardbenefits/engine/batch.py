@@ -452,8 +452,14 @@ class BatchEvaluator:
         refunds, failure = self._refunds(rows, undo)
         base_rows: dict[str, dict[int, Decimal]] = {}
         kept: dict[int, dict[str, Decimal]] = {r.row: {} for r in refunds}
+        by_mcc: dict[str, list[int]] | None = None
+        if sum(1 for c in self._claw_order if c.mccs is not None) > 1:
+            by_mcc = {}
+            mccs = rows.mcc
+            for i in buys:
+                by_mcc.setdefault(mccs[i], []).append(i)
         for c in self._claw_order:
-            rows_ok = self._qualify(c, rows, buys)
+            rows_ok = self._qualify(c, rows, buys, by_mcc)
             if c.limits or c.reward_code == _ACCRUE_PERIOD:
                 self._walk(c, rows, rows_ok, refunds, base_rows, kept)
             else:
@@ -557,16 +563,31 @@ class BatchEvaluator:
             out.append(_Refund(r, tid, self.customers[cids[r]], amount, remaining))
         return out, None
 
-    def _qualify(self, c: _Plan, rows: TransactionRows, buys: list[int]) -> list[int]:
-        """The purchases ``c``'s qualifier accepts, refusals counted (the engine's order of checks)."""
+    def _qualify(
+        self, c: _Plan, rows: TransactionRows, buys: list[int], by_mcc: dict[str, list[int]] | None = None
+    ) -> list[int]:
+        """The purchases ``c``'s qualifier accepts, refusals counted (the engine's order of checks).
+
+        ``by_mcc`` (purchase rows per MCC, in row order) lets a programme of designated MCCs
+        visit only their rows.
+        """
         refusals = self.totals[c.id].refusals
         kinds, mccs, channels = rows.kind, rows.mcc, rows.channel
         kinds_ok = c.kinds
         # the trigger index: rows whose kind, MCC and channel cannot match never meet c
-        found = [i for i in buys if kinds[i] in kinds_ok]
-        if c.mccs is not None:
-            wanted = c.mccs
-            found = [i for i in found if mccs[i] in wanted]
+        if c.mccs is not None and by_mcc is not None:
+            parts = [by_mcc[m] for m in c.mccs if m in by_mcc]
+            found = (
+                sorted(i for part in parts for i in part)
+                if len(parts) > 1
+                else list(parts[0] if parts else ())
+            )
+            found = [i for i in found if kinds[i] in kinds_ok]
+        else:
+            found = [i for i in buys if kinds[i] in kinds_ok]
+            if c.mccs is not None:
+                wanted = c.mccs
+                found = [i for i in found if mccs[i] in wanted]
         if c.channels is not None:
             allowed = c.channels
             found = [i for i in found if channels[i] in allowed]
