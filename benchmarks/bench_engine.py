@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pendulum
 
 from cardbenefits.engine import Engine
-from cardbenefits.engine.batch import BatchEvaluator, Rows, utc_us
+from cardbenefits.engine.batch import BatchEvaluator, Rows
 from cardbenefits.facts import CardHolding, Customer, Transaction
 from cardbenefits.ledger import MemoryLedger, SQLiteLedger
 from cardbenefits.money import Money
@@ -122,28 +122,9 @@ def run_batch(stream: list[tuple[Customer, Transaction]]) -> float:
     shows its figures equal the engine's.
     """
     engine = Engine(catalog(), catalog_version="bench")
-    day = engine.calendar.day
     txns = [t for _c, t in stream]
     size = 65_536
-    chunks = [
-        Rows(
-            id=[t.id for t in part],
-            customer_id=[t.customer_id for t in part],
-            card_id=[t.card_id for t in part],
-            merchant_id=[t.merchant_id for t in part],
-            mcc=[t.mcc for t in part],
-            channel=[t.channel.value for t in part],
-            kind=[t.kind.value for t in part],
-            amount=[t.amount.amount for t in part],
-            currency=[t.amount.currency for t in part],
-            refund_of=[t.refund_of for t in part],
-            at_us=[utc_us(t.transacted_at) for t in part],
-            posted_us=[utc_us(t.posted_at) for t in part],
-            day=[day(t.transacted_at).label for t in part],
-            posted_day=[day(t.posted_at).label for t in part],
-        )
-        for part in (txns[i : i + size] for i in range(0, len(txns), size))
-    ]
+    chunks = [Rows.of(txns[i : i + size], engine) for i in range(0, len(txns), size)]
     batch = BatchEvaluator(engine, {c.id: c for c, _t in stream})
     t0 = time.perf_counter()
     for rows in chunks:

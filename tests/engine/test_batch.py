@@ -78,23 +78,7 @@ def _us(at: _dt.datetime) -> int:
 
 
 def rows_of(engine: Engine, events: list[Transaction]) -> Rows:
-    day = engine.calendar.day
-    return Rows(
-        id=[t.id for t in events],
-        customer_id=[t.customer_id for t in events],
-        card_id=[t.card_id for t in events],
-        merchant_id=[t.merchant_id for t in events],
-        mcc=[t.mcc for t in events],
-        channel=[t.channel.value for t in events],
-        kind=[t.kind.value for t in events],
-        amount=[t.amount.amount for t in events],
-        currency=[t.amount.currency for t in events],
-        refund_of=[t.refund_of for t in events],
-        at_us=[_us(t.transacted_at) for t in events],
-        posted_us=[_us(t.posted_at) for t in events],
-        day=[day(t.transacted_at).label for t in events],
-        posted_day=[day(t.posted_at).label for t in events],
-    )
+    return Rows.of(events, engine)
 
 
 limits = st.builds(

@@ -18,7 +18,7 @@ streams of purchases, refunds and reversals (every figure and every counter equa
 
 >>> from decimal import Decimal
 >>> from cardbenefits.engine import Engine
->>> from cardbenefits.facts import CardHolding, Customer
+>>> from cardbenefits.facts import CardHolding, Customer, Transaction
 >>> from cardbenefits.money import Money
 >>> from cardbenefits.programmes import FixedReward, Limit, PeriodUnit, Qualifier, TransactionProgramme
 >>> small = TransactionProgramme("cashback50", Qualifier(min_amount=Money.of(50)),
@@ -77,7 +77,7 @@ from cardbenefits.engine.core import (
 )
 from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity
 from cardbenefits.errors import EngineError
-from cardbenefits.facts import CardHolding, Customer
+from cardbenefits.facts import CardHolding, Customer, Transaction
 from cardbenefits.ledger.entries import is_money_asset
 from cardbenefits.money import Money
 from cardbenefits.programmes import (
@@ -152,6 +152,28 @@ class Rows:
     posted_us: Sequence[int]
     day: Sequence[str]
     posted_day: Sequence[str]
+
+    @classmethod
+    def of(cls, transactions: Sequence[Transaction], engine: Engine) -> Rows:
+        """The columns of built transactions, local days in ``engine``'s calendar (tests, benchmarks)."""
+        day = engine.calendar.day
+        ts = transactions
+        return cls(
+            id=[t.id for t in ts],
+            customer_id=[t.customer_id for t in ts],
+            card_id=[t.card_id for t in ts],
+            merchant_id=[t.merchant_id for t in ts],
+            mcc=[t.mcc for t in ts],
+            channel=[t.channel.value for t in ts],
+            kind=[t.kind.value for t in ts],
+            amount=[t.amount.amount for t in ts],
+            currency=[t.amount.currency for t in ts],
+            refund_of=[t.refund_of for t in ts],
+            at_us=[utc_us(t.transacted_at) for t in ts],
+            posted_us=[utc_us(t.posted_at) for t in ts],
+            day=[day(t.transacted_at).label for t in ts],
+            posted_day=[day(t.posted_at).label for t in ts],
+        )
 
 
 @attrs.define
