@@ -1079,6 +1079,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     'Follow'
     """
     kind = data.get("type")
+    fields = _FIELDS_OF.get(kind) if isinstance(kind, str) else None
+    if fields is not None and not data.keys() <= fields:
+        # a mixed CSV has every kind's columns: another kind's empty cell is no field of this one
+        data = {k: v for k, v in data.items() if k in fields or v not in ("", None)}
     if kind == "transaction":
         fast = _transaction_from_row(data, _TYPED_TRANSACTION_FIELDS)
         if fast is not None:
@@ -1302,6 +1306,13 @@ _TXN_SETTERS: Final = tuple(Transaction.__dict__[field.name].__set__ for field i
 
 
 _TYPED_TRANSACTION_FIELDS: Final = _TRANSACTION_FIELDS | {"type"}
+# the keys a mixed file's row of each type may carry (with its "type")
+_FIELDS_OF: Final = {
+    "transaction": _TYPED_TRANSACTION_FIELDS,
+    "follow": _FOLLOW_FIELDS | {"type"},
+    "draw_request": _DRAW_FIELDS | {"type"},
+    "referral": _REFERRAL_FIELDS | {"type"},
+}
 _CHANNELS: Final = {m.value: m for m in Channel}
 _KINDS: Final = {m.value: m for m in TransactionKind}
 _PLAIN_AMOUNT: Final = re.compile(r"\d{1,15}(?:\.\d{1,8})?", re.ASCII)

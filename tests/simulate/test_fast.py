@@ -149,3 +149,20 @@ def test_parquet_event_files_keep_every_column_whatever_comes_first(tmp_path: An
     path = tmp_path / ("events.parquet" if mixed else "transactions.parquet")
     write_events(path, events, mixed=mixed)
     assert list(read_events(path, None if mixed else "transactions")) == events
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_mixed_event_file_of_every_kind_reads_back(tmp_path: Any, suffix: str) -> None:
+    from cardbenefits.simulate.columnar import iter_chunks
+    from cardbenefits.simulate.io import EventSource, read_events, write_customers, write_events
+
+    config = SynthConfig(seed=3, customers=40, months=2, start="2026-10-01", follow_rate="0.5")
+    people = list(generate_customers(config))
+    events = list(generate_events(config, people))
+    assert {e.event_type for e in events} == {"transaction", "follow", "draw_request", "referral"}
+    path = tmp_path / f"events{suffix}"
+    write_events(path, events, mixed=True)
+    assert list(read_events(path)) == events
+    write_customers(tmp_path / "customers.jsonl", people)
+    source = EventSource(tmp_path / "customers.jsonl", ((path, None),))
+    assert [e for chunk in iter_chunks(source, chunk_rows=50) for e in chunk.events()] == events

@@ -401,5 +401,5 @@ def write_events(path: str | Path, events: Iterable[Event], *, mixed: bool = Fal
     """
     path = Path(path)
     rows = (event_to_dict(e) if mixed else e.to_dict() for e in events)
-    columns = _MIXED_COLUMNS if mixed and _suffix(path) == ".parquet" else None
+    columns = _MIXED_COLUMNS if mixed else None  # CSV and Parquet: every kind's columns
     return _write_rows(path, rows, columns, text=True)
