@@ -392,3 +392,21 @@ def test_a_horizon_forgets_old_transactions_as_the_windowed_ledger_does() -> Non
     assert (batch.totals["cash"].clawbacks, batch.forgotten) == (1, 1)
     assert batch.usage("refunded:t1") == 0
     assert ledger.balance("c0", "cashback") == Decimal(5) == batch.totals["cash"].cost - 5
+
+
+def test_a_spent_budget_refunded_in_the_same_chunk_grants_again() -> None:
+    once = TransactionProgramme("once", Qualifier(), FixedReward(amount=Money.of(5)),
+                                limits=(Limit("budget", 1, scope="global"),))  # fmt: skip
+    engine = Engine([once], catalog_version="v1", timezone=TZ)
+
+    def txn(i: str, cid: str, hours: int, of: str | None = None) -> Transaction:
+        kind = "refund" if of else "purchase"
+        card = PEOPLE[cid].cards[0].card_id
+        return Transaction(
+            i, cid, card, Money.of(60), "m1", "5411", "pos", kind, START.add(hours=hours), refund_of=of
+        )
+
+    events = [txn("t1", "c0", 0), txn("t2", "c1", 1), txn("t3", "c2", 2), txn("r1", "c0", 3, of="t1"),
+              txn("t4", "c1", 4), txn("t5", "c2", 5)]  # fmt: skip
+    batch = assert_same(engine, events)
+    assert (batch.totals["once"].grants, dict(batch.totals["once"].refusals)) == (2, {"stock:budget": 3})

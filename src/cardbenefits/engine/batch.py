@@ -769,9 +769,6 @@ class BatchEvaluator:
         granted_rows: dict[int, Decimal] | None = {} if pid in self._bases else None
         claims = self._claims[pid]
         customers, cids, cards = self.customers, rows.customer_id, rows.card_id
-        steps: Any = zip(found, earned, strict=True)
-        if refunds:
-            steps = heapq.merge(steps, ((r.row, r) for r in refunds), key=itemgetter(0))
         # A spent global limit checked first refuses every row with a reward without a look at
         # the others (as _fit would: it truncates to nothing and names that limit first).
         first = c.limits[0] if c.limits and c.reward_code != _ACCRUE_PERIOD else None
@@ -784,12 +781,19 @@ class BatchEvaluator:
         usage, refusals = self._usage, self.totals[pid].refusals
         days = rows.posted_day if c.posting else rows.day
         spent_code = f"{first.kind}:{first.limit.id}" if first is not None else ""
-        for i, item in steps:
-            if isinstance(item, _Refund):
-                claim = claims.get(item.tid)
+        b, r, n_buys, n_refunds = 0, 0, len(found), len(refunds)
+        while b < n_buys or r < n_refunds:  # the purchases and the refunds, merged in row order
+            if r < n_refunds and (b >= n_buys or refunds[r].row < found[b]):
+                refund = refunds[r]
+                r += 1
+                claim = claims.get(refund.tid)
                 if claim is not None:
-                    self._claw(c, claim, item.remaining, item.amount, rows.day[i], item.customer, kept[i])
+                    row = refund.row
+                    self._claw(
+                        c, claim, refund.remaining, refund.amount, rows.day[row], refund.customer, kept[row]
+                    )
                 continue
+            i, item = found[b], earned[b]
             if first is not None:
                 unit = first.unit
                 label = (
@@ -799,8 +803,19 @@ class BatchEvaluator:
                 )
                 room = first.maximum - usage.get(f"{first.prefix}all:{label}", _ZERO)
                 if room < 1 if first.measure == _M_COUNT else room <= 0:
-                    refusals[spent_code if item > 0 else "not_qualified:not_reward"] += 1
+                    end = b + 1
+                    if unit is PeriodUnit.CAMPAIGN:
+                        # spent for good until a refund of a purchase it granted releases it
+                        stop = next((x.row for x in refunds[r:] if x.tid in claims), None)
+                        end = bisect.bisect_left(found, stop, b) if stop is not None else n_buys
+                    rewarded = sum(1 for q in earned[b:end] if q > 0)
+                    if rewarded:
+                        refusals[spent_code] += rewarded
+                    if end - b - rewarded:
+                        refusals["not_qualified:not_reward"] += end - b - rewarded
+                    b = end
                     continue
+            b += 1
             customer = customers[cids[i]]
             got = self._grant(c, rows, i, customer, self._card(customer, cards[i]), item)
             if granted_rows is not None and got > 0:
