@@ -58,7 +58,6 @@ from cardbenefits.facts import (
     Event,
     Transaction,
     TransactionKind,
-    event_from_dict,
     event_sort_key,
 )
 from cardbenefits.facts import _utc as _naive_utc
@@ -68,11 +67,13 @@ from cardbenefits.simulate.io import (
     EventOrderError,
     EventSource,
     SimulationError,
+    _event_of_row,
     _keyed_events,
     _suffix,
     optional_module,
     read_rows,
 )
+from cardbenefits.simulate.io import _located_events as _io_located_events
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -357,20 +358,6 @@ def _object_columns(lines: list[int], txns: list[Transaction], timezone: str) ->
 
 
 # -- object path ------------------------------------------------------------------------------
-def _object_event(path: Path, cls: type[Any] | None, line: int, row: dict[Any, Any]) -> Event | None:
-    """The event of one raw row as the object reader builds it (None: a skipped customer row)."""
-    try:
-        if cls is not None:
-            row.pop("type", None)
-            event: Event = cls.from_dict(row)
-            return event
-        if row.get("type") == "customer":
-            return None
-        return event_from_dict(row)
-    except CardBenefitsError as exc:
-        raise SimulationError(str(exc), path=f"{path}:{line}", value=exc.value) from None
-
-
 def _micros(key: tuple[Any, ...]) -> int:
     return (key[0] - _EPOCH) // _US  # type: ignore[no-any-return]
 
@@ -783,7 +770,7 @@ class _TransactionFile:
         for line, idx in slow:
             try:
                 row = block.row(idx)
-                event = None if row is None else _object_event(self.path, self.cls, line, row)
+                event = None if row is None else _event_of_row(self.path, self.cls, line, row)
             except Exception as exc:  # raised below, unless an order error comes first
                 error, error_line = exc, line
                 break
@@ -1002,22 +989,9 @@ def _pop(items: deque[tuple[Key, Event]]) -> tuple[Key, Event] | None:
 
 
 def _located_events(path: Path, kind: str | None) -> Iterator[tuple[Key, Event, str, int]]:
-    """``(key, event, path, line)`` of one file through the object path (as io._keyed_events)."""
-    cls = EVENT_KINDS[kind] if kind is not None else None
-    last: Key | None = None
-    for n, row in read_rows(path):
-        event = _object_event(path, cls, n, row)
-        if event is None:
-            continue
-        key = event_sort_key(event)
-        if last is not None and key < last:
-            raise EventOrderError(
-                "events must be sorted by event time in each file (sort the file first)",
-                path=f"{path}:{n}",
-                value=event.id,
-            )
-        last = key
-        yield key, event, str(path), n
+    """``(key, event, path, line)`` of one file through the object path."""
+    for key, event, line in _io_located_events(path, kind):
+        yield key, event, str(path), line
 
 
 def _object_chunks(source: EventSource, timezone: str, chunk_rows: int) -> Iterator[EventChunk]:

@@ -219,21 +219,29 @@ def read_events(path: str | Path, kind: str | None = None) -> Iterator[Event]:
         yield event
 
 
-def _keyed_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[Any, ...], Event]]:
-    """``(event_sort_key(event), event)`` for each event of one file (the key is computed once)."""
+def _event_of_row(path: str | Path, cls: type[Any] | None, line: int, row: dict[str, Any]) -> Event | None:
+    """The event of one raw row (None: a customer row of a mixed file, skipped); errors name
+    ``path:line``. ``cls`` is the fact class of a one-kind file, None for a mixed one."""
+    try:
+        if cls is not None:
+            row.pop("type", None)
+            event: Event = cls.from_dict(row)
+            return event
+        if row.get("type") == "customer":
+            return None
+        return event_from_dict(row)
+    except CardBenefitsError as exc:
+        raise SimulationError(str(exc), path=f"{path}:{line}", value=exc.value) from None
+
+
+def _located_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[Any, ...], Event, int]]:
+    """``(event_sort_key(event), event, line)`` for each event of one file, checking the order."""
     cls = EVENT_KINDS[kind] if kind is not None else None
     last: tuple[Any, ...] | None = None
     for n, row in read_rows(path):
-        try:
-            if cls is not None:
-                row.pop("type", None)
-                event: Event = cls.from_dict(row)
-            else:
-                if row.get("type") == "customer":
-                    continue
-                event = event_from_dict(row)
-        except CardBenefitsError as exc:
-            raise SimulationError(str(exc), path=f"{path}:{n}", value=exc.value) from None
+        event = _event_of_row(path, cls, n, row)
+        if event is None:
+            continue
         key = event_sort_key(event)
         if last is not None and key < last:
             raise EventOrderError(
@@ -242,6 +250,12 @@ def _keyed_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[An
                 value=event.id,
             )
         last = key
+        yield key, event, n
+
+
+def _keyed_events(path: str | Path, kind: str | None) -> Iterator[tuple[tuple[Any, ...], Event]]:
+    """``(event_sort_key(event), event)`` for each event of one file (the key is computed once)."""
+    for key, event, _line in _located_events(path, kind):
         yield key, event
 
 
