@@ -154,6 +154,11 @@ class Rows:
     posted_day: Sequence[str]
 
     @classmethod
+    def part(cls, rows: TransactionRows, start: int, stop: int) -> Rows:
+        """Rows ``start`` to ``stop`` of ``rows`` (every column sliced)."""
+        return cls(*(getattr(rows, f.name)[start:stop] for f in attrs.fields(cls)))
+
+    @classmethod
     def of(cls, transactions: Sequence[Transaction], engine: Engine) -> Rows:
         """The columns of built transactions, local days in ``engine``'s calendar (tests, benchmarks)."""
         day = engine.calendar.day
@@ -249,11 +254,6 @@ def _last_row(days: Sequence[str], day: str, first: int) -> int:
         else:
             lo = mid + 1
     return lo - 1
-
-
-def _head(rows: TransactionRows, stop: int) -> Rows:
-    """The first ``stop`` rows."""
-    return Rows(*(getattr(rows, f.name)[:stop] for f in attrs.fields(Rows)))
 
 
 def _instant(us: int) -> _dt.datetime:
@@ -466,7 +466,7 @@ class BatchEvaluator:
         if unknown:
             first = next(i for i in range(n) if cids[i] in unknown)
             if first:
-                self.run(_head(rows, first))
+                self.run(Rows.part(rows, 0, first))
             raise EngineError("the transaction names an unknown customer", path=f"{ids[first]}.customer_id",
                               value=cids[first])  # fmt: skip
         undo = [i for i in range(n) if kinds[i] in _UNDOING]

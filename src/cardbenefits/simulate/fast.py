@@ -44,22 +44,17 @@ from cardbenefits.engine.batch import BatchEvaluator, Rows
 from cardbenefits.engine.batch import utc_us as _us
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import Customer, DrawRequest, Event, Referral, Transaction, event_sort_key
+from cardbenefits.facts import _utc as _naive_utc
 from cardbenefits.ledger import Ledger
 from cardbenefits.ledger.entries import EntryKind
 from cardbenefits.simulate.columnar import EventChunk, TransactionColumns
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.replay import Progress, Replay, Simulation, SimulationResult
 
-__all__ = ["chunks_of", "events_of", "run_columnar"]
+__all__ = ["chunks_of", "run_columnar"]
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _ZERO = Decimal(0)
 _first = itemgetter(0)
-
-
-def _naive_utc(instant: _dt.datetime) -> _dt.datetime:
-    # event_sort_key's instants are naive UTC
-    return instant.astimezone(_dt.UTC).replace(tzinfo=None)
 
 
 class _Counters:
@@ -71,25 +66,6 @@ class _Counters:
     def usage(self, counter: str) -> Decimal:
         extra = self.batch.usage(counter) if self.batch is not None else _ZERO
         return self.ledger.usage(counter) + extra
-
-
-def _slice(cols: TransactionColumns, start: int, stop: int) -> Rows:
-    return Rows(
-        id=cols.id[start:stop],
-        customer_id=cols.customer_id[start:stop],
-        card_id=cols.card_id[start:stop],
-        merchant_id=cols.merchant_id[start:stop],
-        mcc=cols.mcc[start:stop],
-        channel=cols.channel[start:stop],
-        kind=cols.kind[start:stop],
-        amount=cols.amount[start:stop],
-        currency=cols.currency[start:stop],
-        refund_of=cols.refund_of[start:stop],
-        at_us=cols.at_us[start:stop],
-        posted_us=cols.posted_us[start:stop],
-        day=cols.day[start:stop],
-        posted_day=cols.posted_day[start:stop],
-    )
 
 
 class _Run:
@@ -118,8 +94,6 @@ class _Run:
         self.progress = progress
         self.replay: Replay | None = None
         self.batch: BatchEvaluator | None = None
-        self.maybe_holders: set[str] = set()
-        self.since: dict[str, int] = {}
         self.routed: set[str] = set()
         self.first: _dt.datetime | None = None  # the first replayed transaction row's instant
         self.last: _dt.datetime | None = None
@@ -173,14 +147,16 @@ class _Run:
         k = (
             0
             if replay.segmented or as_of is None
-            else bisect.bisect_left([key[0] for key, _e in others], _naive_utc(as_of))
+            else bisect.bisect_left(
+                [key[0] for key, _e in others], _naive_utc(as_of)
+            )  # event_sort_key instants are naive UTC
         )
         feed = replay.feed
         if h or k:
             for _key, item in heapq.merge(((cols.key(i), i) for i in range(h)), others[:k], key=_first):
                 feed(cols.transaction(item) if isinstance(item, int) else item)
         # who may pay with a coupon in this chunk: holders now, and whoever may get one in it
-        self.maybe_holders = set(self.seq._state.holders)
+        holders = set(self.seq._state.holders)
         since: dict[str, int] = {}  # customer -> first draw or referral of this chunk (UTC µs)
         for _key, event in others[k:]:
             if isinstance(event, DrawRequest | Referral):
@@ -192,10 +168,9 @@ class _Run:
                 )
                 for cid in who:
                     since.setdefault(cid, at)
-        self.since = since
         if n > h or len(others) > k:
             self.segmented(replay)  # after the history, before the batch
-        picked = self._route(cols, h, n) if n > h else []
+        picked = self._route(cols, h, n, holders, since) if n > h else []
         for _key, item in heapq.merge(((cols.key(i), i) for i in picked), others[k:], key=_first):
             if isinstance(item, int):
                 feed(cols.transaction(item), count=False)
@@ -212,9 +187,15 @@ class _Run:
         if last is not None and (as_of is None or last[1] >= as_of):
             self.last = last[1]
 
-    def _route(self, cols: TransactionColumns, h: int, n: int) -> list[int]:
-        """Replay rows (``h`` to ``n``) checkout must see: coupon holders' purchases and their refunds."""
-        holders, since, routed = self.maybe_holders, self.since, self.routed
+    def _route(
+        self, cols: TransactionColumns, h: int, n: int, holders: set[str], since: dict[str, int]
+    ) -> list[int]:
+        """Replay rows (``h`` to ``n``) checkout must see: coupon holders' purchases and their refunds.
+
+        ``holders`` hold a coupon at the chunk's start; ``since`` maps a customer to their first
+        draw or referral in the chunk (UTC µs), from which on they may hold one.
+        """
+        routed = self.routed
         cids, refund_of, ids, at_us = cols.customer_id, cols.refund_of, cols.id, cols.at_us
         out: list[int] = []
         for i in range(h, n):
@@ -238,7 +219,7 @@ class _Run:
             i = next(i for i in range(h, n) if cols.customer_id[i] in unknown)
             raise SimulationError(f"event {cols.id[i]} names an unknown customer",
                                   path="transaction.customer_id", value=cols.customer_id[i])  # fmt: skip
-        rows = cols if h == 0 else _slice(cols, h, n)
+        rows = cols if h == 0 else Rows.part(cols, h, n)
         try:
             batch.run(rows)
         except CardBenefitsError as exc:
@@ -310,9 +291,3 @@ def chunks_of(
     if txns or others:
         cols = TransactionColumns.from_transactions("-", [0] * len(txns), txns, timezone=timezone)
         yield EventChunk(cols, tuple(others))
-
-
-def events_of(chunks: Iterable[EventChunk]) -> Iterator[Event]:
-    """Every event of ``chunks`` in replay order, built (the event-by-event path's input)."""
-    for chunk in chunks:
-        yield from chunk.events()
