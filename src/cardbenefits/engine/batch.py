@@ -1046,7 +1046,7 @@ class BatchEvaluator:
             self._charge_have(count_c, _ONE, claim)
         for tier in ladder.tiers:
             tier_c = plan.tier_counter(tier, customer.id, card.card_id)
-            if usage.get(tier_c, _ZERO) >= 1 or not self._reached(plan, tier, customer.id, card.card_id):
+            if usage.get(tier_c, _ZERO) >= 1 or not plan.reached(tier, customer.id, card.card_id, self.usage):
                 continue
             person_c = plan.person_counter(tier, customer.person_id)
             if ladder.one_per_person and usage.get(person_c, _ZERO) >= 1:
@@ -1098,36 +1098,14 @@ class BatchEvaluator:
         usage[counter] = usage.get(counter, _ZERO) + delta
         have[counter] = have.get(counter, _ZERO) + delta
 
-    def _reached(self, plan: LadderPlan, tier: Tier, customer_id: str, card_id: str) -> bool:
-        usage = self._usage
-        for label in plan.labels[tier.id]:
-            spend_c, count_c = plan.counters(customer_id, card_id, label)
-            if (
-                usage.get(spend_c, _ZERO) < tier.min_spend.amount
-                or usage.get(count_c, _ZERO) < tier.min_count
-            ):
-                return False
-        return True
-
     def _ladder_refund(self, plan: LadderPlan, claim: _LadderClaim, refund: _Refund, day: str) -> None:
-        q = plan.ladder.qualifier
-        remaining = refund.remaining
-        below = q.min_amount is not None and remaining < q.min_amount
-        releases = []
-        for counter, value in claim.have.items():
-            if counter.endswith(":spend"):
-                release = min(refund.amount, value)
-            else:
-                release = value if (below or not remaining.is_positive()) else _ZERO
-            if release > 0:
-                releases.append((counter, -release))
-        for counter, delta in releases:
+        for counter, delta in plan.refund_releases(claim.have, refund.amount, refund.remaining):
             self._charge_have(counter, delta, claim)
         customer_id = refund.customer.id
         for tier in plan.ladder.tiers:
             if self._usage.get(plan.tier_counter(tier, customer_id, claim.card_id), _ZERO) < 1:
                 continue
-            if self._reached(plan, tier, customer_id, claim.card_id):
+            if plan.reached(tier, customer_id, claim.card_id, self.usage):
                 continue
             self._clawback_tier(plan, tier, customer_id, claim.card_id, day)
 

@@ -29,7 +29,7 @@ welcome/month1: spend ¥320.00 more by 2026-11-30
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -170,12 +170,30 @@ class LadderPlan:
                 labels.append(f"d{days}")
         return labels
 
-    def _reached(self, tier: Tier, customer_id: str, card_id: str, ev: _Event) -> bool:
+    def reached(self, tier: Tier, customer_id: str, card_id: str, used: Callable[[str], Decimal]) -> bool:
+        """Whether every period of ``tier`` has its spend and count on the card (``used`` reads a counter)."""
         for label in self.labels[tier.id]:
             spend_c, count_c = self.counters(customer_id, card_id, label)
-            if ev.used(spend_c) < tier.min_spend.amount or ev.used(count_c) < tier.min_count:
+            if used(spend_c) < tier.min_spend.amount or used(count_c) < tier.min_count:
                 return False
         return True
+
+    def refund_releases(
+        self, have: Mapping[str, Decimal], refunded: Decimal, remaining: Money
+    ) -> list[tuple[str, Decimal]]:
+        """The period-counter releases of a refund: spend gives back the refunded amount (up to
+        what the purchase counted), count the purchase once the remainder no longer qualifies."""
+        q = self.ladder.qualifier
+        below = q.min_amount is not None and remaining < q.min_amount
+        releases = []
+        for counter, value in have.items():
+            if counter.endswith(":spend"):
+                release = min(refunded, value)
+            else:
+                release = value if (below or not remaining.is_positive()) else _ZERO
+            if release > 0:
+                releases.append((counter, -release))
+        return releases
 
     # -- events --------------------------------------------------------------------------------
     def on_transaction(self, txn: Transaction, ev: _Event) -> None:
@@ -228,7 +246,7 @@ class LadderPlan:
         ev.charge(charges)
         for tier in ladder.tiers:
             tier_c = self.tier_counter(tier, customer.id, card.card_id)
-            if ev.used(tier_c) >= 1 or not self._reached(tier, customer.id, card.card_id, ev):
+            if ev.used(tier_c) >= 1 or not self.reached(tier, customer.id, card.card_id, ev.used):
                 continue
             person_c = self.person_counter(tier, customer.person_id)
             if ladder.one_per_person and ev.used(person_c) >= 1:
@@ -289,21 +307,13 @@ class LadderPlan:
         if not counted:
             return
         card_id = counted[0].meta["card"]
-        q = self.ladder.qualifier
-        below = q.min_amount is not None and remaining < q.min_amount
         have: dict[str, Decimal] = {}
         for e in entries:
             for c in e.charges:
                 if c.counter.startswith("ladder:"):
                     have[c.counter] = have.get(c.counter, _ZERO) + c.delta
-        charges = []
-        for counter, value in have.items():
-            if counter.endswith(":spend"):
-                release = min(refunded, value)
-            else:
-                release = value if (below or not remaining.is_positive()) else _ZERO
-            if release > 0:
-                charges.append(build.charge(counter, -release, None))
+        releases = self.refund_releases(have, refunded, remaining)
+        charges = [build.charge(counter, delta, None) for counter, delta in releases]
         if charges:
             ev.add(
                 EntryKind.ADJUST,
@@ -322,7 +332,7 @@ class LadderPlan:
         for tier in self.ladder.tiers:
             if ev.used(self.tier_counter(tier, customer.id, card_id)) < 1:
                 continue
-            if self._reached(tier, customer.id, card_id, ev):
+            if self.reached(tier, customer.id, card_id, ev.used):
                 continue
             self._clawback_tier(tier, card_id, tid, at, ev)
 
