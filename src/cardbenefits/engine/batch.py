@@ -75,7 +75,7 @@ from cardbenefits.engine.core import (
     fit_limit,
     would_earn,
 )
-from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity
+from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity, clawback_of, tier_unit_cost
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import CardHolding, Customer, Transaction
 from cardbenefits.ledger.entries import is_money_asset
@@ -1089,9 +1089,8 @@ class BatchEvaluator:
         """How a report prices a tier's grant or clawback (money at face value, items at the tier's cost)."""
         if is_money_asset(asset):
             return quantity
-        reward = tier.reward
-        units = reward.amount.amount if reward.amount is not None else reward.units
-        return quantity * (reward.issuer_cost.amount / units) if units else _ZERO
+        per_unit = tier_unit_cost(tier)
+        return quantity * per_unit if per_unit is not None else _ZERO
 
     def _charge_have(self, counter: str, delta: Decimal, claim: _LadderClaim) -> None:
         usage, have = self._usage, claim.have
@@ -1119,11 +1118,7 @@ class BatchEvaluator:
         usage = self._usage
         for counter, delta in charges:
             usage[counter] = usage.get(counter, _ZERO) - delta
-        if reward.on_clawback is ClawbackPolicy.REVERSE:
-            asset, quantity = reward.asset, _quantity(reward)[0]
-        else:
-            assert reward.charge is not None
-            asset, quantity = "cashback", reward.charge.amount
+        asset, quantity, _currency = clawback_of(reward)
         if quantity <= 0:
             return
         totals = self.totals[plan.id]

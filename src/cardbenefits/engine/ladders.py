@@ -68,7 +68,15 @@ if TYPE_CHECKING:
     from cardbenefits.engine.calendar import LocalDay
     from cardbenefits.engine.core import Engine, _Event
 
-__all__ = ["LadderPlan", "LadderProgress", "TierProgress", "evaluate_group", "progress"]
+__all__ = [
+    "LadderPlan",
+    "LadderProgress",
+    "TierProgress",
+    "clawback_of",
+    "evaluate_group",
+    "progress",
+    "tier_unit_cost",
+]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -76,6 +84,24 @@ _ONE = Decimal(1)
 
 def _anchor(ladder: ActivationLadder, card: CardHolding) -> datetime | None:
     return card.approved_at if ladder.anchor is Anchor.APPROVAL else card.activated_at
+
+
+def tier_unit_cost(tier: Tier) -> Decimal | None:
+    """The issuer cost of one unit of ``tier``'s reward (how reports price its grants and
+    clawbacks of items); None for a reward of no units."""
+    reward = tier.reward
+    units = reward.amount.amount if reward.amount is not None else reward.units
+    return reward.issuer_cost.amount / units if units else None
+
+
+def clawback_of(reward: ItemReward) -> tuple[str, Decimal, str]:
+    """``(asset, quantity, currency)`` a tier clawback takes back: the reward itself
+    (``reverse``) or its ``charge`` in cashback (``charge``)."""
+    if reward.on_clawback is ClawbackPolicy.REVERSE:
+        units, currency = _quantity(reward)
+        return reward.asset, units, currency
+    assert reward.charge is not None
+    return "cashback", reward.charge.amount, reward.charge.currency
 
 
 def _tier_labels(tier: Tier) -> tuple[str, ...]:
@@ -347,13 +373,9 @@ class LadderPlan:
         if grant is None:
             return
         release = tuple(build.charge(c.counter, -c.delta, None) for c in grant.charges if c.delta > 0)
-        units, currency = _quantity(reward)
+        units = _quantity(reward)[0]
         meta = build.frozen_map({"tier": tier.id, "card": card_id, "refund_of": tid})
-        if reward.on_clawback is ClawbackPolicy.REVERSE:
-            asset, qty = reward.asset, units
-        else:
-            assert reward.charge is not None
-            asset, qty, currency = "cashback", reward.charge.amount, reward.charge.currency
+        asset, qty, currency = clawback_of(reward)
         ev.add(
             EntryKind.CLAWBACK,
             self.id,

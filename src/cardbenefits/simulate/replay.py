@@ -63,7 +63,7 @@ from cardbenefits.coupons.wallet import Wallet
 from cardbenefits.engine import Decision, Engine
 from cardbenefits.engine.core import RecordOf, counter_name
 from cardbenefits.engine.explain import CapHit, GroupRate, Ineligible, NotQualified, RaceLost
-from cardbenefits.engine.ladders import evaluate_group
+from cardbenefits.engine.ladders import evaluate_group, tier_unit_cost
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import (
     Customer,
@@ -842,10 +842,9 @@ def _tier_costs(engine: Engine) -> dict[tuple[str, str], Decimal]:
     costs: dict[tuple[str, str], Decimal] = {}
     for ladder in _ladders(engine):
         for tier in ladder.tiers:
-            reward = tier.reward
-            units = reward.amount.amount if reward.amount is not None else reward.units
-            if units:
-                costs[(ladder.id, tier.id)] = reward.issuer_cost.amount / units
+            per_unit = tier_unit_cost(tier)
+            if per_unit is not None:
+                costs[(ladder.id, tier.id)] = per_unit
     return costs
 
 
