@@ -39,7 +39,6 @@ import csv
 import datetime as _dt
 import heapq
 import io as _io
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -68,6 +67,7 @@ from cardbenefits.simulate.io import (
     EventSource,
     SimulationError,
     _event_of_row,
+    _json_record,
     _keyed_events,
     _suffix,
     optional_module,
@@ -272,28 +272,8 @@ class EventChunk:
 
 
 # -- column buffer ----------------------------------------------------------------------------
-_COLUMNS: Final = (
-    "line",
-    "id",
-    "customer_id",
-    "card_id",
-    "merchant_id",
-    "mcc",
-    "channel",
-    "kind",
-    "amount",
-    "currency",
-    "refund_of",
-    "region",
-    "device_id",
-    "at_us",
-    "posted_us",
-    "day",
-    "posted_day",
-    "_at_offset",
-    "_posted_offset",
-    "_built",
-)
+# every column of TransactionColumns but its path, by constructor name
+_COLUMNS: Final = tuple(f.alias or f.name for f in attrs.fields(TransactionColumns) if f.name != "path")
 
 
 class _Buffer:
@@ -483,17 +463,7 @@ def _jsonl_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
 
 def _json_row(path: Path, lines: list[bytes], first: int) -> Callable[[int], dict[Any, Any] | None]:
     def row(idx: int) -> dict[Any, Any] | None:
-        line = lines[idx].decode("utf-8")
-        if not line.strip():
-            return None
-        n = first + idx
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SimulationError(f"not JSON: {exc.msg}", path=f"{path}:{n}", value=line[:80]) from None
-        if not isinstance(data, dict):
-            raise SimulationError("a line must hold a JSON object", path=f"{path}:{n}", value=data)
-        return data
+        return _json_record(lines[idx].decode("utf-8"), path, first + idx)
 
     return row
 

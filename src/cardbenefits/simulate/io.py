@@ -160,15 +160,22 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield n, row
             return
         for n, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SimulationError(f"not JSON: {exc.msg}", path=f"{path}:{n}", value=line[:80]) from None
-            if not isinstance(data, dict):
-                raise SimulationError("a line must hold a JSON object", path=f"{path}:{n}", value=data)
-            yield n, data
+            data = _json_record(line, path, n)
+            if data is not None:
+                yield n, data
+
+
+def _json_record(line: str, path: str | Path, n: int) -> dict[str, Any] | None:
+    """The JSON object on line ``n`` of ``path`` (None for a blank line)."""
+    if not line.strip():
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SimulationError(f"not JSON: {exc.msg}", path=f"{path}:{n}", value=line[:80]) from None
+    if not isinstance(data, dict):
+        raise SimulationError("a line must hold a JSON object", path=f"{path}:{n}", value=data)
+    return data
 
 
 def _customer_of_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
