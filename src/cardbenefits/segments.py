@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ import attrs
 import pendulum
 
 from cardbenefits.errors import FactError
+from cardbenefits.facts import Customer, FrozenDict, _utc, freeze_value
 from cardbenefits.money import DEFAULT_CURRENCY, Money
 
 __all__ = [
@@ -50,9 +52,11 @@ __all__ = [
     "RFMCutoffs",
     "RFMScore",
     "RFMStats",
+    "SegmentedCustomers",
     "lifecycle_stage",
     "score_by_quantiles",
     "segment_attributes",
+    "segment_customers",
 ]
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -377,20 +381,16 @@ def lifecycle_stage(
 _NO_TIME = timedelta(0)
 
 
-def _naive_utc(instant: datetime) -> datetime:
-    """``instant`` as a naive plain datetime in UTC (no pendulum arithmetic on the way)."""
-    offset = instant.utcoffset()
-    assert offset is not None  # callers pass aware instants
-    i = instant
-    return datetime(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond) - offset
-
-
-def _interval_days(now: datetime, then: datetime) -> int:
-    """``(now - then).days`` as a pendulum interval counts it: whole days, truncated toward zero."""
-    delta = _naive_utc(now) - _naive_utc(then)
+def _whole_days(delta: timedelta) -> int:
+    """``delta``'s whole days as a pendulum interval counts them: truncated toward zero."""
     if delta < _NO_TIME:
         return -((-delta).days)
     return delta.days
+
+
+def _interval_days(now: datetime, then: datetime) -> int:
+    """``(now - then).days`` as a pendulum interval counts it, for aware ``now`` and ``then``."""
+    return _whole_days(_utc(now) - _utc(then))
 
 
 @attrs.frozen
@@ -417,6 +417,12 @@ class LifecycleAt:
     dormant_since: datetime
     #: ``at`` as a plain (not pendulum) UTC datetime: subtraction stays in C.
     utc: datetime
+    _naive: datetime = attrs.field(init=False, eq=False, repr=False)
+
+    @_naive.default
+    def _naive_default(self) -> datetime:
+        # naive UTC wall time: instants are compared as ``facts._utc`` gives them, without offsets
+        return self.utc.replace(tzinfo=None)
 
     @classmethod
     def of(cls, at: datetime, policy: LifecyclePolicy | None = None) -> LifecycleAt:
@@ -439,11 +445,11 @@ class LifecycleAt:
         ):
             # naive instants: leave pendulum's reading of them (and its errors) to the reference
             return lifecycle_stage(approved_at, last_purchase_at, self.at, self.policy)
-        policy, now, dormant_since = self.policy, self.utc, self.dormant_since
+        policy, now, dormant_since = self.policy, self._naive, self.dormant_since
         if last_purchase_at is None:
             if approved_at is None:
                 return LifecycleStage.NEW
-            age_days = _interval_days(now, approved_at)
+            age_days = _whole_days(now - _utc(approved_at))
             if age_days < policy.new_days:
                 return LifecycleStage.NEW
             if age_days < policy.activation_days:
@@ -453,9 +459,9 @@ class LifecycleAt:
             return LifecycleStage.WIN_BACK
         if last_purchase_at <= dormant_since:
             return LifecycleStage.DORMANT
-        if approved_at is not None and _interval_days(now, approved_at) < policy.activation_days:
+        if approved_at is not None and _whole_days(now - _utc(approved_at)) < policy.activation_days:
             return LifecycleStage.ACTIVATING
-        if _interval_days(now, last_purchase_at) <= policy.active_days:
+        if _whole_days(now - _utc(last_purchase_at)) <= policy.active_days:
             return LifecycleStage.ACTIVE
         return LifecycleStage.WIN_BACK
 
@@ -478,3 +484,200 @@ def segment_attributes(
     else:
         stage = lifecycle_stage(approved_at, score.stats.last_purchase_at, at, policy)
     return {"rfm": score.as_record(), "lifecycle": str(stage)}
+
+
+@attrs.frozen
+class _Segment:
+    """What the customers of one (RFM figures, lifecycle stage) pair get."""
+
+    attributes: FrozenDict  # ``{"rfm": ..., "lifecycle": ...}``, checked and frozen
+    lifecycle: str
+    rfm: str  # the RFM segment name
+
+
+_SEGMENT_KEYS: frozenset[str] = frozenset({"rfm", "lifecycle"})
+
+
+class SegmentedCustomers(Mapping[str, Customer]):
+    """Customers with their ``rfm`` and ``lifecycle`` attributes (:func:`segment_customers`).
+
+    A read-only mapping that keeps, per customer, only which segment they are in: the segmented
+    :class:`~cardbenefits.facts.Customer` (``customer.with_attributes(rfm=..., lifecycle=...)``)
+    is built on its first read and kept. Membership, ``keys()``, ``len`` and iteration over the
+    ids build nothing; :meth:`lifecycle` and :meth:`counts` read the segments, not the customers.
+    Customers of a segment whose own attributes the segment replaces share one attribute mapping.
+    """
+
+    __slots__ = ("_base", "_built", "_merged", "_of", "_segments")
+
+    def __init__(
+        self, base: Mapping[str, Customer], of: Mapping[str, int], segments: Sequence[_Segment]
+    ) -> None:
+        self._base = base
+        self._of = of
+        self._segments = segments
+        self._built: dict[str, Customer] = {}
+        self._merged: dict[tuple[int, tuple[str, ...]], FrozenDict] = {}
+
+    @property
+    def unsegmented(self) -> Mapping[str, Customer]:
+        """The customers as given (same ids and order; only ``attributes`` differ from these)."""
+        return self._base
+
+    def __getitem__(self, customer_id: str) -> Customer:
+        found = self._built.get(customer_id)
+        if found is None:
+            customer = self._base[customer_id]
+            index = self._of[customer_id]
+            fresh = self._segments[index].attributes
+            own = tuple(customer.attributes)
+            if _SEGMENT_KEYS.issuperset(own):
+                # the merge depends only on which own keys the segment replaces (and their order)
+                merged = self._merged.get((index, own))
+                if merged is None:
+                    merged = self._merged[(index, own)] = FrozenDict({**dict.fromkeys(own), **fresh})
+                found = customer._with_merged(merged)
+            else:
+                found = customer._with_frozen(fresh)
+            self._built[customer_id] = found
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The segmented customer ``key``, or ``default``."""
+        return self[key] if key in self._base else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._base)
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def keys(self) -> KeysView[str]:
+        """The customer ids (a set-like view; builds no customer)."""
+        return self._base.keys()
+
+    def __repr__(self) -> str:
+        return f"SegmentedCustomers({len(self._base)} customers in {len(self._segments)} segments)"
+
+    def lifecycle(self, customer_id: str) -> str:
+        """The ``lifecycle`` attribute of customer ``customer_id`` (KeyError for another id)."""
+        return self._segments[self._of[customer_id]].lifecycle
+
+    def lifecycles(self) -> Mapping[str, str]:
+        """Customer id → ``lifecycle`` attribute, a read-only view (builds no customer)."""
+        return _Lifecycles(self)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Customers per lifecycle stage and per RFM segment, each sorted by name."""
+        lifecycle: Counter[str] = Counter()
+        rfm: Counter[str] = Counter()
+        for index, n in Counter(self._of.values()).items():
+            segment = self._segments[index]
+            lifecycle[segment.lifecycle] += n
+            rfm[segment.rfm] += n
+        return {"lifecycle": dict(sorted(lifecycle.items())), "rfm": dict(sorted(rfm.items()))}
+
+
+class _Lifecycles(Mapping[str, str]):
+    """:meth:`SegmentedCustomers.lifecycles`."""
+
+    __slots__ = ("_people",)
+
+    def __init__(self, people: SegmentedCustomers) -> None:
+        self._people = people
+
+    def __getitem__(self, customer_id: str) -> str:
+        return self._people.lifecycle(customer_id)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._people
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._people)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+
+def segment_customers(
+    customers: Mapping[str, Customer],
+    at: datetime,
+    *,
+    history: RFMAccumulator | None = None,
+    rfm: str = "cutoffs",
+    cutoffs: RFMCutoffs | None = None,
+    policy: LifecyclePolicy | None = None,
+    currency: str = DEFAULT_CURRENCY,
+) -> SegmentedCustomers:
+    """Every customer with the ``rfm`` and ``lifecycle`` attributes :func:`segment_attributes`
+    gives as of ``at``: RFM figures from ``history`` (none: no purchases; an accumulator at
+    ``at`` in ``currency``), scored by ``cutoffs`` (default :meth:`RFMCutoffs.default`) or, with
+    ``rfm="quantiles"``, by :func:`score_by_quantiles` over ``customers``; stages by ``policy``.
+
+    Each distinct (figures, stage) pair is scored and frozen once; the customers are built when
+    read (:class:`SegmentedCustomers`).
+
+    >>> import pendulum
+    >>> from cardbenefits.facts import CardHolding
+    >>> tz = "Asia/Shanghai"
+    >>> at = pendulum.datetime(2026, 11, 30, tz=tz)
+    >>> card = CardHolding("k1", "youth", "classic", "2026-11-20T09:00+08:00")
+    >>> people = {"c1": Customer("c1", "p1", cards=(card,)), "c2": Customer("c2", "p2")}
+    >>> history = RFMAccumulator(at=at)
+    >>> history.add_purchase("c2", pendulum.datetime(2026, 11, 25, tz=tz), Money.of(1200))
+    >>> segmented = segment_customers(people, at, history=history)
+    >>> segmented.lifecycle("c1"), segmented["c1"].attributes["rfm"]["segment"]
+    ('new', 'hibernating')
+    >>> segmented["c2"].attributes["rfm"]["score"], "c3" in segmented, len(segmented)
+    (8, False, 2)
+    >>> segmented.counts()
+    {'lifecycle': {'active': 1, 'new': 1}, 'rfm': {'hibernating': 1, 'promising': 1}}
+    """
+    if rfm not in ("cutoffs", "quantiles"):
+        raise FactError("rfm is 'cutoffs' or 'quantiles'", path="rfm", value=rfm)
+    acc = history if history is not None else RFMAccumulator(at=at, currency=currency)
+    cutoffs = cutoffs or RFMCutoffs.default()
+    clock = LifecycleAt.of(at, policy)
+    stats: list[RFMStats] | None = None
+    by_quantile: dict[str, RFMScore] | None = None
+    if rfm == "quantiles":
+        stats = [acc.stats(cid) for cid in customers]
+        by_quantile = score_by_quantiles(stats)
+    # Most customers share their figures (all of them, without history): score each distinct
+    # figure once, and freeze each distinct (figures, stage) pair once.
+    ran = acc._per_customer
+    blank = RFMStats("", None, 0, acc._zero, None)
+    scored: dict[tuple[Any, ...], RFMScore] = {}
+    index: dict[tuple[Any, ...], int] = {}
+    segments: list[_Segment] = []
+    of: dict[str, int] = {}
+    stage_of = clock.stage
+    for n, (cid, customer) in enumerate(customers.items()):
+        if stats is not None:
+            s = stats[n]
+        elif cid in ran:
+            s = acc.stats(cid)
+        else:
+            s = blank
+        figures: tuple[Any, ...] = (s.recency_days, s.frequency, s.monetary)
+        if by_quantile is not None:
+            score = by_quantile[cid]
+            figures += (score.r, score.f, score.m)
+        else:
+            found = scored.get(figures)
+            if found is None:
+                found = scored[figures] = cutoffs.score(s)
+            score = found
+        stage = stage_of(customer.approved_at, s.last_purchase_at)
+        key = (figures, stage)
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(segments)
+            record = score.as_record()
+            attributes = freeze_value({"rfm": record, "lifecycle": str(stage)}, "customer.attributes")
+            segments.append(_Segment(attributes, str(stage), record["segment"]))
+        of[cid] = i
+    return SegmentedCustomers(customers, of, segments)

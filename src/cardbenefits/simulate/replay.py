@@ -93,12 +93,11 @@ from cardbenefits.programmes import ActivationLadder, GroupReward, LimitScope, P
 from cardbenefits.referrals import ReferralDecision, ReferralProgramme, decide_referral
 from cardbenefits.risk import RiskPolicy
 from cardbenefits.segments import (
-    LifecycleAt,
     LifecyclePolicy,
     RFMAccumulator,
     RFMCutoffs,
-    RFMScore,
-    score_by_quantiles,
+    SegmentedCustomers,
+    segment_customers,
 )
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.metrics import MetricsCollector, RunMetrics
@@ -365,39 +364,12 @@ class Simulation:
 
     # -- segments ------------------------------------------------------------------------------
     def _segment(
-        self, customers: dict[str, Customer], acc: RFMAccumulator | None, at: _dt.datetime
-    ) -> dict[str, Customer]:
+        self, customers: Mapping[str, Customer], acc: RFMAccumulator | None, at: _dt.datetime
+    ) -> Mapping[str, Customer]:
         if not self.segment:
             return customers
-        history = acc if acc is not None else RFMAccumulator(at=at, currency=self.engine_currency)
-        stats = [history.stats(cid) for cid in customers]
-        by_quantile = score_by_quantiles(stats) if self.rfm == "quantiles" else None
-        clock = LifecycleAt.of(at, self.lifecycle)
-        # Most customers share their figures (all of them, without history): score each distinct
-        # figure once, and check and freeze each distinct (rfm, lifecycle) pair once.
-        scored: dict[tuple[Any, ...], RFMScore] = {}
-        frozen: dict[tuple[Any, ...], dict[str, Any]] = {}
-        out: dict[str, Customer] = {}
-        for s, (cid, customer) in zip(stats, customers.items(), strict=True):
-            figures: tuple[Any, ...] = (s.recency_days, s.frequency, s.monetary)
-            if by_quantile is not None:
-                score = by_quantile[cid]
-                figures += (score.r, score.f, score.m)
-            else:
-                found = scored.get(figures)
-                if found is None:
-                    found = scored[figures] = self.cutoffs.score(s)
-                score = found
-            stage = clock.stage(customer.approved_at, s.last_purchase_at)
-            key = (figures, stage)
-            fresh = frozen.get(key)
-            if fresh is None:
-                attributes = {"rfm": score.as_record(), "lifecycle": str(stage)}  # segment_attributes
-                out[cid] = segmented = customer.with_attributes(**attributes)
-                frozen[key] = {name: segmented.attributes[name] for name in attributes}
-            else:
-                out[cid] = customer._with_frozen(fresh)
-        return out
+        return segment_customers(customers, at, history=acc, rfm=self.rfm, cutoffs=self.cutoffs,
+                                 policy=self.lifecycle, currency=self.engine_currency)  # fmt: skip
 
     @property
     def engine_currency(self) -> str:
@@ -648,9 +620,11 @@ class Simulation:
         state = self._state
         if not self.group_rewards or not self.engine.group_rewards:
             return
-        for customer in people.values():
+        # segmenting leaves employer groups as they were: read them without building every customer
+        unsegmented = people.unsegmented if isinstance(people, SegmentedCustomers) else people
+        for cid, customer in unsegmented.items():
             if customer.employer_group is not None:
-                state.rosters.setdefault(customer.employer_group, []).append(customer)
+                state.rosters.setdefault(customer.employer_group, []).append(people[cid])
         far = _dt.datetime.max.replace(tzinfo=_dt.UTC)
         state.pending = sorted(
             ((g.deadline if g.deadline is not None else far, g) for g in self.engine.group_rewards),
@@ -699,11 +673,13 @@ class Replay:
         self.sim = sim
         self.report = report if report is not None else sim.engine
         """The engine whose programmes the report lists (the fast path decides with another)."""
-        self.people = dict(customers)
+        self.people: Mapping[str, Customer] = dict(customers)
+        """The customers; once :attr:`segmented`, with their segments (built as they are read)."""
         engine, ledger = sim.engine, sim.ledger
-        self.stage: dict[str, str] = {}
+        self.stage: Mapping[str, str] = {}
+        """Customer id → lifecycle stage, from :meth:`segment` on."""
         self.metrics = MetricsCollector(timezone=engine.timezone, tier_costs=_tier_costs(engine),
-                                        stage_of=self.stage.get)  # fmt: skip
+                                        stage_of=self._stage_of)  # fmt: skip
         self.funnel_entries: dict[str, list[LedgerEntry]] = {cid: [] for cid in sim.funnels}
         self.watched: list[Watched] = []
         state = sim._state = _RunState()
@@ -723,13 +699,17 @@ class Replay:
         """Score every customer as of ``as_of`` (or ``at``, the first replayed instant) and start groups."""
         sim = self.sim
         as_of = sim.as_of
-        self.people = sim._segment(self.people, self.history, as_of if as_of is not None else at)
-        self.stage.update(
-            (cid, str(c.attributes.get("lifecycle", "unknown"))) for cid, c in self.people.items()
-        )
+        people = self.people = sim._segment(self.people, self.history, as_of if as_of is not None else at)
+        if isinstance(people, SegmentedCustomers):
+            self.stage = people.lifecycles()
+        else:
+            self.stage = {cid: str(c.attributes.get("lifecycle", "unknown")) for cid, c in people.items()}
         self.segmented = True
         self.history = None
         sim._start_groups(self.people)
+
+    def _stage_of(self, customer_id: str) -> str | None:
+        return self.stage.get(customer_id)
 
     def feed(self, event: Event, *, count: bool = True) -> None:
         """Replay one event (``count=False``: its event count is folded in by the caller)."""
@@ -891,6 +871,8 @@ def _limits(
 
 
 def _segment_counts(people: Mapping[str, Customer]) -> dict[str, dict[str, int]]:
+    if isinstance(people, SegmentedCustomers):
+        return people.counts()
     lifecycle: Counter[str] = Counter()
     rfm: Counter[str] = Counter()
     for customer in people.values():
