@@ -642,6 +642,21 @@ class Customer:
         """:meth:`with_attributes` for values it already checked and froze (reused across customers)."""
         return self._with_merged(FrozenDict({**self.attributes._data, **fresh}))
 
+    def _with_shared(
+        self, fresh: FrozenDict, shared: dict[tuple[Any, tuple[str, ...]], FrozenDict], tag: Any
+    ) -> Customer:
+        """:meth:`_with_frozen` for many customers: ``fresh`` (tagged ``tag``) merged with the
+        attributes of a customer whose every own attribute it replaces depends only on the names
+        of those (in their order), so such customers share the merged mapping kept in ``shared``."""
+        own = self.attributes._data
+        key = (tag, tuple(own))
+        merged = shared.get(key)
+        if merged is None:
+            merged = FrozenDict({**own, **fresh._data})
+            if own.keys() <= fresh._data.keys():
+                shared[key] = merged
+        return self._with_merged(merged)
+
     def _with_merged(self, attributes: FrozenDict) -> Customer:
         """A copy whose :attr:`attributes` are ``attributes``: this customer's merged with values
         already checked and frozen (a FrozenDict never changes: customers may share one)."""

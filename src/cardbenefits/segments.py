@@ -33,9 +33,9 @@ from __future__ import annotations
 import enum
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import pendulum
@@ -43,6 +43,9 @@ import pendulum
 from cardbenefits.errors import FactError
 from cardbenefits.facts import Customer, FrozenDict, _utc, freeze_value
 from cardbenefits.money import DEFAULT_CURRENCY, Money
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
 
 __all__ = [
     "LifecycleAt",
@@ -495,72 +498,38 @@ class _Segment:
     rfm: str  # the RFM segment name
 
 
-_SEGMENT_KEYS: frozenset[str] = frozenset({"rfm", "lifecycle"})
+def _read_only(self: object, *args: Any, **kwargs: Any) -> NoReturn:
+    raise TypeError("segmented customers are read-only")
 
 
-class SegmentedCustomers(Mapping[str, Customer]):
-    """Customers with their ``rfm`` and ``lifecycle`` attributes (:func:`segment_customers`).
+class SegmentedCustomers(dict[str, Customer]):
+    """Customers with their ``rfm`` and ``lifecycle`` attributes, from :func:`segment_customers`.
 
-    A read-only mapping that keeps, per customer, only which segment they are in: the segmented
-    :class:`~cardbenefits.facts.Customer` (``customer.with_attributes(rfm=..., lifecycle=...)``)
-    is built on its first read and kept. Membership, ``keys()``, ``len`` and iteration over the
-    ids build nothing; :meth:`lifecycle` and :meth:`counts` read the segments, not the customers.
-    Customers of a segment whose own attributes the segment replaces share one attribute mapping.
+    A read-only dict of the segmented customers (``customer.with_attributes(rfm=..., lifecycle=...)``)
+    that keeps, per customer, only which segment they are in and builds each segmented customer
+    on its first read. Membership, ``keys()``, ``len`` and iteration over the ids build nothing;
+    :meth:`lifecycle` and :meth:`counts` read the segments, not the customers; ``values()`` and
+    ``items()`` build the customers not built yet, after which every read is the dict's own.
+    Customers of a segment whose own attributes it replaces share one attribute mapping.
     """
 
-    __slots__ = ("_base", "_built", "_merged", "_of", "_segments")
+    __slots__ = ("_base", "_merged", "_of", "_segments")
 
     def __init__(
-        self, base: Mapping[str, Customer], of: Mapping[str, int], segments: Sequence[_Segment]
+        self, base: dict[str, Customer], of: Mapping[str, int], segments: Sequence[_Segment]
     ) -> None:
+        super().__init__()
         self._base = base
         self._of = of
         self._segments = segments
-        self._built: dict[str, Customer] = {}
-        self._merged: dict[tuple[int, tuple[str, ...]], FrozenDict] = {}
+        self._merged: dict[tuple[Any, tuple[str, ...]], FrozenDict] = {}
+        if base:
+            self.__class__ = _Unbuilt  # the same object: lookups go through __missing__ until built
 
     @property
     def unsegmented(self) -> Mapping[str, Customer]:
         """The customers as given (same ids and order; only ``attributes`` differ from these)."""
         return self._base
-
-    def __getitem__(self, customer_id: str) -> Customer:
-        found = self._built.get(customer_id)
-        if found is None:
-            customer = self._base[customer_id]
-            index = self._of[customer_id]
-            fresh = self._segments[index].attributes
-            own = tuple(customer.attributes)
-            if _SEGMENT_KEYS.issuperset(own):
-                # the merge depends only on which own keys the segment replaces (and their order)
-                merged = self._merged.get((index, own))
-                if merged is None:
-                    merged = self._merged[(index, own)] = FrozenDict({**dict.fromkeys(own), **fresh})
-                found = customer._with_merged(merged)
-            else:
-                found = customer._with_frozen(fresh)
-            self._built[customer_id] = found
-        return found
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The segmented customer ``key``, or ``default``."""
-        return self[key] if key in self._base else default
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._base
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._base)
-
-    def __len__(self) -> int:
-        return len(self._base)
-
-    def keys(self) -> KeysView[str]:
-        """The customer ids (a set-like view; builds no customer)."""
-        return self._base.keys()
-
-    def __repr__(self) -> str:
-        return f"SegmentedCustomers({len(self._base)} customers in {len(self._segments)} segments)"
 
     def lifecycle(self, customer_id: str) -> str:
         """The ``lifecycle`` attribute of customer ``customer_id`` (KeyError for another id)."""
@@ -579,6 +548,99 @@ class SegmentedCustomers(Mapping[str, Customer]):
             lifecycle[segment.lifecycle] += n
             rfm[segment.rfm] += n
         return {"lifecycle": dict(sorted(lifecycle.items())), "rfm": dict(sorted(rfm.items()))}
+
+    def _build(self, customer_id: str) -> Customer:
+        index = self._of[customer_id]
+        return self._base[customer_id]._with_shared(self._segments[index].attributes, self._merged, index)
+
+    def _complete(self) -> None:
+        """Build every customer not built yet (in the given order): nothing left to do here."""
+
+    def __eq__(self, other: object) -> bool:
+        self._complete()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        self._complete()
+        return dict.__ne__(self, other)
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        self._complete()
+        return dict.__or__(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        self._complete()
+        return dict.__ror__(self, other)
+
+    def copy(self) -> dict[str, Customer]:
+        """A plain dict of the segmented customers."""
+        self._complete()
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (self.copy(),))
+
+    def __repr__(self) -> str:
+        return f"SegmentedCustomers({len(self)} customers in {len(self._segments)} segments)"
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+
+class _Unbuilt(SegmentedCustomers):
+    """A :class:`SegmentedCustomers` some of whose customers are not built yet (same layout)."""
+
+    __slots__ = ()
+
+    def __missing__(self, customer_id: str) -> Customer:
+        found = self._build(customer_id)  # KeyError for an unknown id
+        dict.__setitem__(self, customer_id, found)
+        return found
+
+    def _complete(self) -> None:
+        built = dict(dict.items(self)).get
+        of, merged = self._of, self._merged
+        fresh = [segment.attributes for segment in self._segments]
+        base = self._base
+        everyone = [
+            built(cid) or customer._with_shared(fresh[of[cid]], merged, of[cid])
+            for cid, customer in base.items()
+        ]
+        dict.clear(self)
+        dict.update(self, zip(base, everyone, strict=True))
+        self.__class__ = SegmentedCustomers  # type: ignore[assignment]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The segmented customer ``key``, or ``default``."""
+        return self[key] if key in self._base else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._base)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(self._base)
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def keys(self) -> dict_keys[str, Customer]:
+        """The customer ids (a set-like view; builds no customer)."""
+        return self._base.keys()
+
+    def values(self) -> dict_values[str, Customer]:
+        """Every segmented customer (all built from here on)."""
+        self._complete()
+        return dict.values(self)
+
+    def items(self) -> dict_items[str, Customer]:
+        """Every (id, segmented customer) pair (all built from here on)."""
+        self._complete()
+        return dict.items(self)
 
 
 class _Lifecycles(Mapping[str, str]):
@@ -600,6 +662,33 @@ class _Lifecycles(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._people)
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_UNBOUGHT = (LifecycleStage.NEW, LifecycleStage.ACTIVATING, LifecycleStage.DORMANT, LifecycleStage.WIN_BACK)
+
+
+def _younger_than(now: datetime, days: int) -> datetime:
+    """The instant ``t`` such that, for any aware ``a``, ``_whole_days(now - a) < days`` iff ``a > t``."""
+    if days >= 1:  # whole days < days  <=>  now - a < days (a later than now counts 0 or fewer days)
+        return now - timedelta(days=days)
+    # whole days (truncated toward zero) < days <= 0  <=>  now - a <= days - 1; instants are whole µs
+    return now - timedelta(days=days - 1) - _MICROSECOND
+
+
+def _in_fixed_zone(instants: tuple[datetime, ...], zone: tzinfo | None) -> tuple[datetime, ...] | None:
+    """``instants`` as wall times of ``zone`` if its offset is fixed, else None.
+
+    Aware datetimes of one time zone object compare by wall time in C, without asking the zone
+    for offsets (several times faster): in a fixed-offset zone that is comparing the instants.
+    """
+    if not isinstance(zone, timezone | pendulum.FixedTimezone):
+        return None
+    offset = zone.utcoffset(None)
+    try:
+        return tuple((_utc(i) + offset).replace(tzinfo=zone) for i in instants)
+    except OverflowError:
+        return None
 
 
 def segment_customers(
@@ -638,40 +727,16 @@ def segment_customers(
     """
     if rfm not in ("cutoffs", "quantiles"):
         raise FactError("rfm is 'cutoffs' or 'quantiles'", path="rfm", value=rfm)
+    base = customers if type(customers) is dict else dict(customers)
     acc = history if history is not None else RFMAccumulator(at=at, currency=currency)
     cutoffs = cutoffs or RFMCutoffs.default()
     clock = LifecycleAt.of(at, policy)
-    stats: list[RFMStats] | None = None
-    by_quantile: dict[str, RFMScore] | None = None
-    if rfm == "quantiles":
-        stats = [acc.stats(cid) for cid in customers]
-        by_quantile = score_by_quantiles(stats)
     # Most customers share their figures (all of them, without history): score each distinct
     # figure once, and freeze each distinct (figures, stage) pair once.
-    ran = acc._per_customer
-    blank = RFMStats("", None, 0, acc._zero, None)
-    scored: dict[tuple[Any, ...], RFMScore] = {}
     index: dict[tuple[Any, ...], int] = {}
     segments: list[_Segment] = []
-    of: dict[str, int] = {}
-    stage_of = clock.stage
-    for n, (cid, customer) in enumerate(customers.items()):
-        if stats is not None:
-            s = stats[n]
-        elif cid in ran:
-            s = acc.stats(cid)
-        else:
-            s = blank
-        figures: tuple[Any, ...] = (s.recency_days, s.frequency, s.monetary)
-        if by_quantile is not None:
-            score = by_quantile[cid]
-            figures += (score.r, score.f, score.m)
-        else:
-            found = scored.get(figures)
-            if found is None:
-                found = scored[figures] = cutoffs.score(s)
-            score = found
-        stage = stage_of(customer.approved_at, s.last_purchase_at)
+
+    def segment_of(figures: tuple[Any, ...], score: RFMScore, stage: LifecycleStage) -> int:
         key = (figures, stage)
         i = index.get(key)
         if i is None:
@@ -679,5 +744,77 @@ def segment_customers(
             record = score.as_record()
             attributes = freeze_value({"rfm": record, "lifecycle": str(stage)}, "customer.attributes")
             segments.append(_Segment(attributes, str(stage), record["segment"]))
-        of[cid] = i
-    return SegmentedCustomers(customers, of, segments)
+        return i
+
+    of: dict[str, int] = {}
+    stage_of = clock.stage
+    if rfm == "quantiles":
+        stats = [acc.stats(cid) for cid in base]
+        by_quantile = score_by_quantiles(stats)
+        for s, (cid, customer) in zip(stats, base.items(), strict=True):
+            score = by_quantile[cid]
+            figures: tuple[Any, ...] = (s.recency_days, s.frequency, s.monetary, score.r, score.f, score.m)
+            of[cid] = segment_of(figures, score, stage_of(customer.approved_at, s.last_purchase_at))
+        return SegmentedCustomers(base, of, segments)
+    scored: dict[tuple[Any, ...], RFMScore] = {}
+    blank = RFMStats("", None, 0, acc._zero, None)
+    blank_figures = (None, 0, acc._zero)
+    blank_score = cutoffs.score(blank)
+    # A customer with no purchase in the history (every one, without history) is staged by
+    # comparing their approval with instants computed once (per time zone of the approvals):
+    # what stage() decides, in fewer steps.
+    cuts: tuple[datetime, ...] | None
+    try:
+        cuts = (
+            _younger_than(clock.utc, clock.policy.new_days),
+            _younger_than(clock.utc, clock.policy.activation_days),
+            clock.dormant_since,
+        )
+    except OverflowError:  # thresholds beyond the calendar: stage() decides
+        cuts = None
+    zones: dict[int, tuple[tzinfo | None, tuple[datetime, ...]]] = {}  # id(zone) -> (zone, its cuts)
+    unbought: list[int | None] = [None] * len(_UNBOUGHT)
+    ran = acc._per_customer
+    for cid, customer in base.items():
+        run = ran.get(cid)
+        if run is not None and run.last is not None:  # a purchase in the history
+            s = acc.stats(cid)
+            figures = (s.recency_days, s.frequency, s.monetary)
+            found = scored.get(figures)
+            if found is None:
+                found = scored[figures] = cutoffs.score(s)
+            of[cid] = segment_of(figures, found, stage_of(customer.approved_at, s.last_purchase_at))
+            continue
+        # customers' approvals are aware (CardHolding checks them), as the comparisons need
+        approved = customer.approved_at
+        if approved is None:
+            code = 0
+        elif cuts is None:
+            code = _UNBOUGHT.index(stage_of(approved, None))
+        else:
+            zone = approved.tzinfo
+            entry = zones.get(id(zone))
+            if entry is None:
+                entry = zones[id(zone)] = (zone, _in_fixed_zone(cuts, zone) or cuts)
+            new_after, activating_after, dormant_since = entry[1]
+            if approved > new_after:
+                code = 0
+            elif approved > activating_after:
+                code = 1
+            elif approved <= dormant_since:
+                code = 2
+            else:
+                code = 3
+        if run is None:
+            i = unbought[code]
+            if i is None:
+                i = unbought[code] = segment_of(blank_figures, blank_score, _UNBOUGHT[code])
+            of[cid] = i
+            continue
+        s = acc.stats(cid)  # refunds only
+        figures = (s.recency_days, s.frequency, s.monetary)
+        found = scored.get(figures)
+        if found is None:
+            found = scored[figures] = cutoffs.score(s)
+        of[cid] = segment_of(figures, found, _UNBOUGHT[code])
+    return SegmentedCustomers(base, of, segments)
