@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardbenefits.engine import Engine
-from cardbenefits.engine.batch import BatchEvaluator, ProgrammeTotals, Rows
+from cardbenefits.engine.batch import BatchEvaluator, FrameRows, ProgrammeTotals, Rows
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import CardHolding, Customer, Transaction, event_sort_key
 from cardbenefits.ledger import MemoryLedger
@@ -77,8 +77,10 @@ def _us(at: _dt.datetime) -> int:
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
-def rows_of(engine: Engine, events: list[Transaction]) -> Rows:
-    return Rows.of(events, engine)
+def rows_of(engine: Engine, events: list[Transaction], framed: bool = False) -> Rows | FrameRows:
+    """The evaluator's input: plain lists, or a polars frame (its vectorized path)."""
+    rows = Rows.of(events, engine)
+    return FrameRows.of_rows(rows) if framed else rows
 
 
 limits = st.builds(
@@ -181,12 +183,14 @@ def reference(engine: Engine, events: list[Transaction]) -> tuple[MetricsCollect
     return metrics, ledger
 
 
-def assert_same(engine: Engine, events: list[Transaction], chunks: int = 1) -> BatchEvaluator:
+def assert_same(
+    engine: Engine, events: list[Transaction], chunks: int = 1, framed: bool = False
+) -> BatchEvaluator:
     metrics, ledger = reference(engine, events)
     batch = BatchEvaluator(engine, PEOPLE)
     size = max(1, -(-len(events) // chunks))
     for start in range(0, len(events), size):
-        batch.run(rows_of(engine, events[start : start + size]))
+        batch.run(rows_of(engine, events[start : start + size], framed))
     expected = metrics.result(tuple(p.id for p in engine.programmes) + tuple(x.id for x in engine.ladders))
     for pid, totals in batch.totals.items():
         row = expected.programmes[pid]
@@ -214,13 +218,14 @@ def assert_same(engine: Engine, events: list[Transaction], chunks: int = 1) -> B
     return batch
 
 
+@pytest.mark.parametrize("framed", [False, True], ids=["lists", "frame"])
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programmes(), streams(), st.integers(1, 4))
 def test_batch_decides_what_the_engine_decides(
-    chosen: list[TransactionProgramme], events: list[Transaction], chunks: int
+    framed: bool, chosen: list[TransactionProgramme], events: list[Transaction], chunks: int
 ) -> None:
     engine = Engine(chosen, catalog_version="v1", timezone=TZ)
-    assert_same(engine, events, chunks)
+    assert_same(engine, events, chunks, framed)
 
 
 @st.composite
@@ -273,13 +278,18 @@ def ladders(draw: Any) -> ActivationLadder:
     )
 
 
+@pytest.mark.parametrize("framed", [False, True], ids=["lists", "frame"])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programmes(), ladders(), streams(("c0", "c3", "c3", "c4", "c4")), st.integers(1, 3))
 def test_batch_decides_ladders_as_the_engine_does(
-    chosen: list[TransactionProgramme], ladder: ActivationLadder, events: list[Transaction], chunks: int
+    framed: bool,
+    chosen: list[TransactionProgramme],
+    ladder: ActivationLadder,
+    events: list[Transaction],
+    chunks: int,
 ) -> None:
     engine = Engine(chosen, ladders=[ladder], catalog_version="v1", timezone=TZ)
-    batch = assert_same(engine, events, chunks)
+    batch = assert_same(engine, events, chunks, framed)
     assert "welcome" in batch.totals
 
 

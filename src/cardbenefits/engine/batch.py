@@ -75,6 +75,7 @@ from cardbenefits.engine.core import (
     fit_limit,
     would_earn,
 )
+from cardbenefits.engine.frames import CellRows, FrameRows, polars
 from cardbenefits.engine.ladders import LadderPlan, _anchor, _quantity, clawback_of, tier_unit_cost
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import CardHolding, Customer, Transaction
@@ -83,18 +84,25 @@ from cardbenefits.money import Money
 from cardbenefits.programmes import (
     AccrualReward,
     ActivationLadder,
+    Anchor,
     ClawbackPolicy,
     PeriodUnit,
     Qualifier,
     Tier,
 )
 
-__all__ = ["BatchEvaluator", "ProgrammeTotals", "Rows", "TransactionRows"]
+__all__ = ["BatchEvaluator", "FrameRows", "ProgrammeTotals", "Rows", "TransactionRows"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _FEN = Decimal("0.01")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_UNDO_VALUES = sorted(str(kind) for kind in _UNDOING)
+# the decimal type amounts are compared and divided in, in polars: 15 integer and 8 fraction digits
+# hold every amount the readers accept (simulate.columnar._AMOUNT) exactly
+_SCALE = 8
+_LADDER_CELLS = ("id", "customer_id", "card_id", "merchant_id", "mcc", "channel", "kind", "amount",
+                 "currency", "at_us", "posted_us", "day", "posted_day")  # fmt: skip
 
 
 class TransactionRows(Protocol):
@@ -256,6 +264,11 @@ def _last_row(days: Sequence[str], day: str, first: int) -> int:
     return lo - 1
 
 
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
 def _instant(us: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=us)
 
@@ -287,7 +300,7 @@ def ladder_windows(
     A ladder counts a transaction only in the periods its tiers cover (months, or statement
     cycles, after the anchor's) or within a tier's ``within_days`` of the anchor; the range
     spans them all, with a month of margin for statement cycles and a day for ``within_days``.
-    Cards whose range surely ends before ``since_us`` (the first instant to decide) are left out.
+    Cards whose range ends before ``since_us`` (the first instant to decide) are left out.
     """
     calendar, tz = engine.calendar, engine.timezone
     month_starts: dict[int, int] = {}
@@ -307,29 +320,27 @@ def ladder_windows(
     days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
     margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
     windows: dict[str, tuple[int, int]] = {}
-    # no range reaches further than this past its anchor (months of at most 31 days, with margin)
-    reach = ((max(covered, default=0) + 2 + margin) * 31 + (days or 0) + 2) * 86_400_000_000
-    for customer in customers.values():
+    since = since_us if since_us is not None else -(1 << 62)
+    day, by_approval = calendar.day, ladder.anchor is Anchor.APPROVAL
+    first, last = (min(covered) - margin, max(covered) + 1 + margin) if covered else (0, 0)
+    span_us = (days + 1) * 86_400_000_000 if days is not None else 0
+    none = (1 << 62, -(1 << 62))
+    # cards only: segmented customers (segments.SegmentedCustomers) need not be built for them
+    for customer in getattr(customers, "unsegmented", customers).values():
         for card in customer.cards:
-            anchor = _anchor(ladder, card)
-            if anchor is None or (since_us is not None and utc_us(anchor) + reach < since_us):
+            anchor = card.approved_at if by_approval else card.activated_at
+            if anchor is None:
                 continue
-            spans: list[tuple[int, int]] = []
+            lo, hi = windows.get(card.card_id, none)
             if covered:
-                index = calendar.day(anchor).month_index
-                spans.append(
-                    (
-                        month_start(index + min(covered) - margin),
-                        month_start(index + max(covered) + 1 + margin),
-                    )
-                )
+                index = day(anchor).month_index
+                start, end = month_start(index + first), month_start(index + last)
+                lo, hi = (start if start < lo else lo), (end if end > hi else hi)
             if days is not None:
                 start = utc_us(anchor)
-                spans.append((start, start + (days + 1) * 86_400_000_000))
-            seen = windows.get(card.card_id)
-            if seen is not None:
-                spans.append(seen)
-            windows[card.card_id] = (min(lo for lo, _hi in spans), max(hi for _lo, hi in spans))
+                lo, hi = (start if start < lo else lo), (start + span_us if start + span_us > hi else hi)
+            if hi > since:  # a range ending before the first instant to decide holds none of them
+                windows[card.card_id] = (lo, hi)
     return windows
 
 
@@ -394,6 +405,10 @@ class BatchEvaluator:
         self._names: dict[str, str] = {}
         self._window = {c.id: (_us(c.valid_from), _us(c.valid_until)) for c in engine._plans.values()}
         self._claw_order = engine._all
+        # the vectorized path (FrameRows): ladder windows as frames, and per
+        # chunk the rows programmes granted column-wise (a refund faults its original's record in)
+        self._window_frames: dict[str, Any] = {}
+        self._kept: list[Any] = []
 
     # -- state ---------------------------------------------------------------------------------
     def usage(self, counter: str) -> Decimal:
@@ -459,6 +474,9 @@ class BatchEvaluator:
         refunds in row order, fitting limits as :meth:`Engine._fit` does. The figures equal the
         engine's row-by-row decisions because no programme reads another's counters.
         """
+        if isinstance(rows, FrameRows):
+            self._run_frame(rows)
+            return
         ids, cids, kinds = rows.id, rows.customer_id, rows.kind
         n = len(ids)
         customers = self.customers
@@ -488,6 +506,17 @@ class BatchEvaluator:
                 self._earn(c, rows, rows_ok, refunds, base_rows, kept)
         for plan in self.engine._ladder_plans:
             self._ladder(plan, rows, buys, refunds)
+        self._close(rows, refunds, failure, n)
+
+    def _close(
+        self,
+        rows: TransactionRows,
+        refunds: list[_Refund],
+        failure: tuple[int, str, EngineError] | None,
+        n: int,
+    ) -> None:
+        """After every programme and ladder: the refunds recorded, the first refund error, pruning."""
+        ids = rows.id
         for r in refunds:
             if self._original(r.tid) is not None:
                 counter = f"refunded:{r.tid}"
@@ -499,6 +528,293 @@ class BatchEvaluator:
             self._watermark = max(self._watermark, rows.at_us[n - 1])
         if self.horizon is not None and self._size() >= self._prune_at:
             self._prune()
+
+    # -- the vectorized path ------------------------------------------------------------------
+    def _run_frame(self, rows: FrameRows) -> None:
+        """:meth:`run` for rows held as a polars frame: the same decisions, most of them column-wise.
+
+        Qualifier checks are polars expressions. A programme without limits, period flooring,
+        eligibility rule or multiplier on it, paying a fixed amount or points per transaction,
+        earns column-wise too: totals by group, no Python value per row. What a later refund
+        needs of those grants stays in the frame (``_kept``) until a refund names the
+        transaction. Everything else (limited programmes, ladders, refunds) reads cells of
+        the rows it visits (:class:`~cardbenefits.engine.frames.CellRows`) with the list
+        path's own code.
+        """
+        pl = polars()
+        col = pl.col
+        frame = rows.frame
+        n = int(frame.height)
+        if not n:
+            return
+        customers = self.customers
+        strangers = [c for c in frame.get_column("customer_id").unique().to_list() if c not in customers]
+        if strangers:
+            unknown = frame.get_column("customer_id").is_in(strangers)
+            first = int(unknown.arg_true()[0])
+            if first:
+                self._run_frame(rows.slice(0, first))
+            tid, cid = frame["id"][first], frame["customer_id"][first]
+            message = "the transaction names an unknown customer"
+            raise EngineError(message, path=f"{tid}.customer_id", value=cid)
+        cells = CellRows(rows)
+        undoing = frame.get_column("kind").is_in(_UNDO_VALUES)
+        undo = undoing.arg_true().to_list() if undoing.any() else []
+        position: dict[str, int] = {}
+        if undo:
+            cells.load(undo, ("id", "customer_id", "refund_of", "amount", "currency", "at_us", "day"))
+            tids = {cells.refund_of[r] for r in undo}
+            tids.discard(None)
+            self._fault_in(tids)
+            hits = frame.select("id", pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row")).filter(
+                col("id").is_in(list(tids))
+            )
+            position = dict(zip(hits["id"].to_list(), hits["row"].to_list(), strict=True))
+            cells.load(sorted(position.values()), ("kind", "customer_id", "amount", "currency", "at_us"))
+        refunds, failure = self._refunds(cells, undo, position)
+        buys = ~undoing
+        exact = not frame.select(col("amount").str.contains(r"[eE]|\.[0-9]{9}").any()).item()
+        work = frame.with_columns(
+            pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"),
+            *([col("amount").cast(pl.Decimal(38, _SCALE)).alias("__amount")] if exact else []),
+        )
+        base_rows: dict[str, dict[int, Decimal]] = {}
+        kept: dict[int, dict[str, Decimal]] = {r.row: {} for r in refunds}
+        granted: dict[str, Any] = {}
+        for c in self._claw_order:
+            if exact and self._columnwise(c):
+                granted[c.id] = self._earn_frame(c, work, cells, buys, refunds, kept, position)
+                continue
+            found = self._qualify_frame(c, work, cells, buys, exact).arg_true().to_list()
+            if c.limits or c.reward_code == _ACCRUE_PERIOD:
+                self._walk(c, cells, found, refunds, base_rows, kept)
+            else:
+                self._earn(c, rows, found, refunds, base_rows, kept)
+        if granted:
+            flags = [f"g:{pid}" for pid in granted]
+            keep = work.select(
+                "id", "customer_id", "amount", "at_us", *[g.alias(f"g:{pid}") for pid, g in granted.items()]
+            ).filter(pl.any_horizontal(flags))
+            if keep.height:
+                self._kept.append(keep)
+        for plan in self.engine._ladder_plans:
+            found = self._ladder_rows(plan, work, buys)
+            cells.load(found, _LADDER_CELLS)
+            self._ladder(plan, cells, [], refunds, found)
+        self._close(cells, refunds, failure, n)
+
+    def _columnwise(self, c: _Plan) -> bool:
+        """Whether ``c`` earns column-wise (see :meth:`_run_frame`)."""
+        if c.limits or c.eligibility is not None or c.id in self._bases:
+            return False
+        if c.min_amount is not None and _exponent(c.min_amount) < -_SCALE:
+            return False
+        if c.reward_code == _FIXED:
+            return True
+        if c.reward_code == _ACCRUE:
+            return _exponent(c.reward.per.amount) >= -_SCALE  # type: ignore[union-attr]
+        return False
+
+    def _qualify_frame(self, c: _Plan, work: Any, cells: CellRows, buys: Any, exact: bool) -> Any:
+        """:meth:`_qualify` as polars expressions: the mask of qualifying rows, refusals counted."""
+        pl = polars()
+        col = pl.col
+        refusals = self.totals[c.id].refusals
+        silent = col("kind").is_in([str(k) for k in c.kinds])
+        if c.mccs is not None:
+            silent = silent & col("mcc").is_in(sorted(c.mccs))
+        if c.channels is not None:
+            silent = silent & col("channel").is_in(sorted(str(ch) for ch in c.channels))
+        checks: list[tuple[str, Any]] = []
+        start, end = self._window[c.id]
+        if start is not None or end is not None:
+            at = col("posted_us" if c.posting else "at_us")
+            outside = pl.lit(False)
+            if start is not None:
+                outside = outside | (at < start)
+            if end is not None:
+                outside = outside | (at >= end)
+            checks.append(("validity", outside))
+        if c.excluded:
+            checks.append(("mcc_excluded", col("mcc").is_in(sorted(c.excluded))))
+        if c.merchants is not None:
+            checks.append(("merchant", ~col("merchant_id").is_in(sorted(c.merchants))))
+        checks.append(("currency", col("currency") != c.currency))
+        least = c.min_amount
+        in_python = least is not None and (not exact or _exponent(least) < -_SCALE)
+        if least is not None and not in_python:
+            checks.append(("min_amount", col("__amount") < pl.lit(least, pl.Decimal(38, _SCALE))))
+        code: Any = pl.lit(None, pl.String)
+        for name, failed in reversed(checks):
+            code = pl.when(failed).then(pl.lit(name)).otherwise(code)
+        judged = work.select(silent.alias("s"), code.alias("code")).with_columns(col("s") & buys)
+        if checks:
+            counts = judged.filter(col("s") & col("code").is_not_null()).group_by("code").len()
+            for name, count in counts.iter_rows():
+                refusals["not_qualified:" + name] += count
+        mask = judged.get_column("s") & judged.get_column("code").is_null()
+        if not in_python and c.eligibility is None:
+            return mask
+        found = mask.arg_true().to_list()
+        if in_python:
+            assert least is not None
+            cells.load(found, ("amount",))
+            amounts = cells.amount
+            found = self._keep(found, [i for i in found if amounts[i] >= least], refusals, "min_amount")
+        if c.eligibility is not None:
+            cells.load(found, ("customer_id", "card_id", "posted_us" if c.posting else "at_us"))
+            rule, cids, cards, customers = c.eligibility, cells.customer_id, cells.card_id, self.customers
+            at_cells = cells.posted_us if c.posting else cells.at_us
+            passed = []
+            for i in found:
+                customer = customers[cids[i]]
+                record = self._record(customer, self._card(customer, cards[i]))
+                if rule.evaluate(record, _instant(at_cells[i])):
+                    passed.append(i)
+            if len(passed) != len(found):
+                refusals["ineligible"] += len(found) - len(passed)
+            found = passed
+        out = pl.Series([False] * int(work.height), dtype=pl.Boolean)
+        if found:
+            out = out.scatter(found, True)
+        return out
+
+    def _earn_frame(
+        self,
+        c: _Plan,
+        work: Any,
+        cells: CellRows,
+        buys: Any,
+        refunds: list[_Refund],
+        kept: dict[int, dict[str, Decimal]],
+        position: Mapping[str, int],
+    ) -> Any:
+        """:meth:`_earn` column-wise (fixed amounts, points per transaction): the mask of grants."""
+        pl = polars()
+        col = pl.col
+        pid = c.id
+        totals = self.totals[pid]
+        mask = self._qualify_frame(c, work, cells, buys, True)
+        accrual: Any = c.reward if c.reward_code == _ACCRUE else None
+        if accrual is not None:
+            whole = col("__amount") // pl.lit(accrual.per.amount, pl.Decimal(38, _SCALE))
+            judged = work.select(mask.alias("m"), whole.alias("q")).with_columns(
+                (col("m") & (col("q") >= 1)).alias("g")
+            )
+            granted = judged.get_column("g")
+        else:
+            granted = mask if c.fixed > 0 else mask & False
+        found, earned = int(mask.sum()), int(granted.sum())
+        if found != earned:
+            totals.refusals["not_qualified:not_reward"] += found - earned
+        if earned:
+            day = "posted_day" if c.posting else "day"
+            rows = work.filter(granted)
+            totals.grants += earned
+            totals.customers.update(rows.get_column("customer_id").unique().to_list())
+            if accrual is not None:
+                per_day = rows.select(day, judged.filter(granted).get_column("q").alias("q"))
+                sums = per_day.group_by(day, maintain_order=True).agg(col("q").sum())
+                factor = accrual.units * accrual.multiplier
+                by_day = [(d, Decimal(int(q)) * factor) for d, q in sums.iter_rows()]
+            else:
+                counts = rows.group_by(day, maintain_order=True).len()
+                by_day = [(d, c.fixed * k) for d, k in counts.iter_rows()]
+            asset = c.asset
+            totals.quantity[asset] = totals.quantity.get(asset, _ZERO) + sum((q for _d, q in by_day), _ZERO)
+            cost_by_day = totals.cost_by_day
+            cost = _ZERO
+            for d, q in by_day:
+                value = q if c.money else q * c.unit_cost
+                cost_by_day[d] = cost_by_day.get(d, _ZERO) + value
+                cost += value
+            totals.cost += cost
+        if refunds and earned:
+            # an original granted in this chunk: its record, for the clawback below
+            here = [(r.tid, p) for r in refunds if (p := position.get(r.tid)) is not None and p < r.row]
+            flags = granted.gather([p for _tid, p in here]).to_list() if here else []
+            here = [item for item, flag in zip(here, flags, strict=True) if flag]
+            cells.load(sorted({p for _tid, p in here}), ("customer_id", "amount", "at_us"))
+            store = self._granted[pid]
+            for tid, p in here:
+                store[tid] = self._record_of(c, cells.customer_id[p], cells.amount[p], cells.at_us[p])
+        self._earn_refunds(c, cells, refunds, kept)
+        return granted
+
+    def _record_of(
+        self, c: _Plan, customer_id: str, amount: Decimal, at: int
+    ) -> tuple[Decimal, str, Decimal, str, int]:
+        """What :meth:`_earn` stores of a transaction ``c`` granted column-wise."""
+        if c.reward_code == _ACCRUE:
+            r: Any = c.reward
+            quantity = (amount // r.per.amount) * r.units * r.multiplier
+        else:
+            quantity = c.fixed
+        return (quantity, self.customers[customer_id].id, amount, c.currency, at)
+
+    def _fault_in(self, tids: set[str]) -> None:
+        """Records of earlier chunks' column-wise grants of ``tids`` (refunded now), newest first."""
+        if not self._kept:
+            return
+        pl = polars()
+        plans = self.engine._plans
+        pending = {t for t in tids if any(t not in self._granted[pid] for pid in self._granted)}
+        for keep in reversed(self._kept):
+            if not pending:
+                return
+            hits = keep.filter(pl.col("id").is_in(list(pending)))
+            if not hits.height:
+                continue
+            flags = [name for name in hits.columns if name.startswith("g:")]
+            found: set[str] = set()
+            for row in hits.iter_rows(named=True):
+                tid = row["id"]
+                found.add(tid)
+                for flag in flags:
+                    if row[flag]:
+                        c = plans[flag[2:]]
+                        record = self._record_of(c, row["customer_id"], Decimal(row["amount"]), row["at_us"])
+                        self._granted[c.id][tid] = record
+            pending -= found
+
+    def _ladder_rows(self, plan: LadderPlan, work: Any, buys: Any) -> list[int]:
+        """The purchases on a card inside ``plan``'s window (:func:`ladder_windows`), by a join."""
+        pl = polars()
+        col = pl.col
+        frames = self._window_frames.get(plan.id)
+        if frames is None:
+            first = work.select(pl.min_horizontal(col("at_us").first(), col("posted_us").first())).item()
+            windows = self._windows(plan, first)
+            frames = self._window_frames[plan.id] = pl.DataFrame(
+                {
+                    "card_id": list(windows),
+                    "__lo": [w[0] for w in windows.values()],
+                    "__hi": [w[1] for w in windows.values()],
+                },
+                schema={"card_id": pl.String, "__lo": pl.Int64, "__hi": pl.Int64},
+            )
+        at = col("posted_us" if plan.posting else "at_us")
+        # rows the ladder's qualifier surely refuses never count (a row in another currency than
+        # min_amount's stays: _qualifies raises for it, as the engine does)
+        q = plan.ladder.qualifier
+        fails = ~col("kind").is_in(sorted(q.kinds)) | col("mcc").is_in(sorted(q.excluded_mccs))
+        if q.mccs is not None:
+            fails = fails | ~col("mcc").is_in(sorted(q.mccs))
+        if q.merchants is not None:
+            fails = fails | ~col("merchant_id").is_in(sorted(q.merchants))
+        if q.channels is not None:
+            fails = fails | ~col("channel").is_in(sorted(q.channels))
+        least = q.min_amount
+        if least is not None and "__amount" in work.columns and _exponent(least.amount) >= -_SCALE:
+            below = col("__amount") < pl.lit(least.amount, pl.Decimal(38, _SCALE))
+            fails = fails | ((col("currency") == least.currency) & below)
+        inside = (
+            work.filter(buys & ~work.select(fails).to_series())
+            .select("__row", "card_id", at.alias("__at"))
+            .join(frames, on="card_id", how="inner")
+            .filter((col("__at") >= col("__lo")) & (col("__at") < col("__hi")))
+        )
+        return sorted(inside.get_column("__row").to_list())
 
     def _original(self, tid: str) -> tuple[str, Decimal, str, int] | None:
         """``(customer, amount, currency, at)`` of a transaction something was recorded for."""
@@ -512,7 +828,8 @@ class BatchEvaluator:
         return None
 
     def _size(self) -> int:
-        return len(self._recorded) + sum(len(store) for store in self._free_stores)
+        kept = sum(int(keep.height) for keep in self._kept)
+        return len(self._recorded) + sum(len(store) for store in self._free_stores) + kept
 
     def _prune(self) -> None:
         """Drop what refunds read of transactions older than the horizon before the newest row.
@@ -535,11 +852,20 @@ class BatchEvaluator:
             if store:
                 for tid in old:
                     store.pop(tid, None)
+        if self._kept:
+            pl = polars()
+            fresh = [keep.filter(pl.col("at_us") >= cutoff) for keep in self._kept]
+            old_kept: set[str] = set()
+            for before, after in zip(self._kept, fresh, strict=True):
+                if after.height != before.height:
+                    old_kept.update(before.filter(pl.col("at_us") < cutoff).get_column("id").to_list())
+            self._kept = [keep for keep in fresh if keep.height]
+            old.extend(old_kept)
         self.forgotten += len(set(old))
         self._prune_at = max(self._prune_floor, 2 * self._size())
 
     def _refunds(
-        self, rows: TransactionRows, undo: list[int]
+        self, rows: TransactionRows, undo: list[int], position: Mapping[str, int] | None = None
     ) -> tuple[list[_Refund], tuple[int, str, EngineError] | None]:
         """The chunk's refunds of known originals, with what remains of each original after it.
 
@@ -551,7 +877,8 @@ class BatchEvaluator:
             return [], None
         ids, cids, amounts, refund_of = rows.id, rows.customer_id, rows.amount, rows.refund_of
         kinds = rows.kind
-        position = dict(zip(ids, range(len(ids)), strict=True))
+        if position is None:  # row of each id in the chunk (the last, as for duplicates)
+            position = dict(zip(ids, range(len(ids)), strict=True))
         horizon = self._horizon_us
         pending: dict[str, Decimal] = {}
         out: list[_Refund] = []
@@ -727,6 +1054,13 @@ class BatchEvaluator:
                     by_day[day] = by_day.get(day, _ZERO) + sum(costs[start:end], _ZERO)
                     start = end
             totals.cost += cost
+        self._earn_refunds(c, rows, refunds, kept)
+
+    def _earn_refunds(
+        self, c: _Plan, rows: TransactionRows, refunds: list[_Refund], kept: dict[int, dict[str, Decimal]]
+    ) -> None:
+        """The clawbacks of a programme without limits or period flooring, refund by refund."""
+        pid = c.id
         if refunds:
             store, clawed = self._granted[pid], self._clawed[pid]
             for r in refunds:
@@ -982,21 +1316,24 @@ class BatchEvaluator:
 
     # -- activation ladders --------------------------------------------------------------------
     def _ladder(
-        self, plan: LadderPlan, rows: TransactionRows, buys: list[int], refunds: list[_Refund]
+        self,
+        plan: LadderPlan,
+        rows: TransactionRows,
+        buys: list[int],
+        refunds: list[_Refund],
+        found: list[int] | None = None,
     ) -> None:
         """:meth:`LadderPlan.on_transaction` and :meth:`LadderPlan.on_refund` for the chunk, in row order.
 
         Only rows on a card inside the ladder's window (:func:`ladder_windows`) can count, so
         only those are looked at one by one.
         """
-        windows = self._ladder_windows.get(plan.id)
-        if windows is None:
-            first = min(rows.at_us[0], rows.posted_us[0]) if len(rows.id) else None
-            windows = ladder_windows(self.engine, plan.ladder, self.customers, first)
-            self._ladder_windows[plan.id] = windows
-        cards = rows.card_id
-        at = rows.posted_us if plan.posting else rows.at_us
-        found = [i for i in buys if (w := windows.get(cards[i])) is not None and w[0] <= at[i] < w[1]]
+        if found is None:
+            n = len(rows.id)
+            windows = self._windows(plan, min(rows.at_us[0], rows.posted_us[0]) if n else None)
+            cards = rows.card_id
+            at = rows.posted_us if plan.posting else rows.at_us
+            found = [i for i in buys if (w := windows.get(cards[i])) is not None and w[0] <= at[i] < w[1]]
         claims = self._ladder_claims[plan.id]
         steps: Any = ((i, None) for i in found)
         if refunds:
@@ -1008,6 +1345,14 @@ class BatchEvaluator:
                 claim = claims.get(refund.tid)
                 if claim is not None:
                     self._ladder_refund(plan, claim, refund, rows.day[i])
+
+    def _windows(self, plan: LadderPlan, first: int | None) -> dict[str, tuple[int, int]]:
+        """:func:`ladder_windows` of ``plan``, made at its first chunk (``first``: its first instant)."""
+        windows = self._ladder_windows.get(plan.id)
+        if windows is None:
+            windows = ladder_windows(self.engine, plan.ladder, self.customers, first)
+            self._ladder_windows[plan.id] = windows
+        return windows
 
     def _ladder_row(self, plan: LadderPlan, rows: TransactionRows, i: int) -> None:
         ladder = plan.ladder

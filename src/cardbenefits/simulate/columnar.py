@@ -42,7 +42,6 @@ import io as _io
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from cardbenefits.engine.frames import FRAME_COLUMNS, FrameRows
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import (
     TRANSACTION_COLUMNS,
@@ -159,15 +159,16 @@ def _key_of(at_us: int, kind: str, tid: str) -> Key:
     return (_EPOCH + _dt.timedelta(microseconds=at_us), 2, _KIND_RANK[kind], tid)
 
 
-@attrs.frozen(slots=True, eq=False)
-class TransactionColumns:
-    """Transactions of one chunk as parallel Python lists, in replay order.
+class TransactionColumns(FrameRows):
+    """Transactions of one chunk as a polars frame (:class:`~cardbenefits.engine.frames.FrameRows`), in order.
 
     ``at_us``/``posted_us`` are UTC microseconds since the Unix epoch; ``day``/``posted_day``
     the local dates (``YYYY-MM-DD``) in the reader's time zone; ``amount`` the exact Decimal
-    of :attr:`Transaction.amount <cardbenefits.facts.Transaction.amount>`. ``line`` is the
-    row's line (JSON lines, CSV: as :func:`~cardbenefits.simulate.io.read_rows` numbers them)
-    or row number (Parquet) in ``path``.
+    of :attr:`Transaction.amount <cardbenefits.facts.Transaction.amount>` (its text in the
+    frame). ``line`` is the row's line (JSON lines, CSV: as
+    :func:`~cardbenefits.simulate.io.read_rows` numbers them) or row number (Parquet) in
+    ``path``. Column attributes are Python lists built on first use; the batch evaluator reads
+    :attr:`frame` instead.
 
     >>> cols = TransactionColumns.from_transactions("t.jsonl", [1], [Transaction(
     ...     "t1", "c1", "k1", Money.of("5.00"), "m1", "5411", "pos", "purchase", "2026-11-01T00:30Z")])
@@ -175,70 +176,77 @@ class TransactionColumns:
     (1, [1793493000000000], ['2026-11-01'], (2, 0, 't1'))
     """
 
-    path: str
-    line: list[int]
-    id: list[str]
-    customer_id: list[str]
-    card_id: list[str]
-    merchant_id: list[str]
-    mcc: list[str]
-    channel: list[str]
-    kind: list[str]
-    amount: list[Decimal]
-    currency: list[str]
-    refund_of: list[str | None]
-    region: list[str | None]
-    device_id: list[str | None]
-    at_us: list[int]
-    posted_us: list[int]
-    day: list[str]
-    posted_day: list[str]
-    # per row: the offsets the file gave the instants (codes, see _offset_code), for transaction()
-    _at_offset: list[int] = attrs.field(alias="_at_offset", repr=False)
-    _posted_offset: list[int] = attrs.field(alias="_posted_offset", repr=False)
-    # per row: the Transaction the object path built (rows read that way), else None
-    _built: list[Transaction | None] = attrs.field(alias="_built", repr=False)
+    __slots__ = ("_objects", "path")
 
-    def __len__(self) -> int:
-        return len(self.id)
+    def __init__(self, path: str, frame: pl.DataFrame, objects: dict[int, Transaction] | None = None) -> None:
+        super().__init__(frame)
+        self.path = path
+        # the Transactions the object path built, by the frame's "_built" key
+        self._objects = objects if objects is not None else {}
+
+    @property
+    def line(self) -> list[int]:
+        """Line (or Parquet row) numbers in :attr:`path`."""
+        return self.column("line")
+
+    @property
+    def region(self) -> list[str | None]:
+        """Regions (None where the row has none)."""
+        return self.column("region")
+
+    @property
+    def device_id(self) -> list[str | None]:
+        """Device ids (None where the row has none)."""
+        return self.column("device_id")
 
     def transaction(self, i: int) -> Transaction:
         """Row ``i`` as the :class:`~cardbenefits.facts.Transaction` the object reader builds."""
-        built = self._built[i]
-        if built is not None:
-            return built
-        at_us, posted_us = self.at_us[i], self.posted_us[i]
-        at_code, posted_code = self._at_offset[i], self._posted_offset[i]
+        key = self.cells("_built")[i]
+        if key is not None:
+            return self._objects[key]
+        cell = self.cells
+        at_us, posted_us = cell("at_us")[i], cell("posted_us")[i]
+        at_code, posted_code = cell("_at_offset")[i], cell("_posted_offset")[i]
         same = at_us == posted_us and at_code == posted_code
         return Transaction.from_dict(
             {
-                "id": self.id[i],
-                "customer_id": self.customer_id[i],
-                "card_id": self.card_id[i],
-                "amount": str(self.amount[i]),
-                "currency": self.currency[i],
-                "merchant_id": self.merchant_id[i],
-                "mcc": self.mcc[i],
-                "channel": self.channel[i],
-                "kind": self.kind[i],
+                "id": cell("id")[i],
+                "customer_id": cell("customer_id")[i],
+                "card_id": cell("card_id")[i],
+                "amount": str(cell("amount")[i]),
+                "currency": cell("currency")[i],
+                "merchant_id": cell("merchant_id")[i],
+                "mcc": cell("mcc")[i],
+                "channel": cell("channel")[i],
+                "kind": cell("kind")[i],
                 "transacted_at": _instant_text(at_us, at_code),
                 "posted_at": None if same else _instant_text(posted_us, posted_code),
-                "refund_of": self.refund_of[i],
-                "region": self.region[i],
-                "device_id": self.device_id[i],
+                "refund_of": cell("refund_of")[i],
+                "region": cell("region")[i],
+                "device_id": cell("device_id")[i],
             }
         )
 
+    def transactions(self, rows: list[int]) -> list[Transaction]:
+        """:meth:`transaction` of each of ``rows`` (ascending), their cells gathered at once."""
+        self.load(rows, _COLUMNS[1:])
+        return [self.transaction(i) for i in rows]
+
     def key(self, i: int) -> Key:
         """``event_sort_key(self.transaction(i))``, from the columns alone."""
-        return _key_of(self.at_us[i], self.kind[i], self.id[i])
+        cell = self.cells
+        return _key_of(cell("at_us")[i], cell("kind")[i], cell("id")[i])
+
+    def slice(self, start: int, stop: int) -> TransactionColumns:
+        """Rows ``start`` to ``stop``."""
+        return TransactionColumns(self.path, self.frame.slice(start, max(stop - start, 0)), self._objects)
 
     @classmethod
     def from_transactions(
         cls, path: str, lines: list[int], transactions: list[Transaction], *, timezone: str = "Asia/Shanghai"
     ) -> TransactionColumns:
         """Columns of built transactions (the object path's rows; also handy in tests)."""
-        return cls(path, **_object_columns(lines, transactions, timezone))
+        return cls(path, _object_frame(lines, transactions, timezone, 0), dict(enumerate(transactions)))
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -272,35 +280,53 @@ class EventChunk:
 
 
 # -- column buffer ----------------------------------------------------------------------------
-# every column of TransactionColumns but its path, by constructor name
-_COLUMNS: Final = tuple(f.alias or f.name for f in attrs.fields(TransactionColumns) if f.name != "path")
+# the frame's columns, in order
+_COLUMNS: Final = ("line", *FRAME_COLUMNS, "region", "device_id", "_at_offset", "_posted_offset", "_built")
+
+
+def _schema() -> dict[str, Any]:
+    pl = _polars()
+    ints = {"line", "at_us", "posted_us", "_at_offset", "_posted_offset", "_built"}
+    return {name: (pl.Int64 if name in ints else pl.String) for name in _COLUMNS}
 
 
 class _Buffer:
-    """Rows read so far and not yet handed out, as lists per column."""
+    """Rows read so far and not yet handed out: frames, and the Transactions of object-path rows."""
 
-    __slots__ = ("cols",)
+    __slots__ = ("frames", "next_key", "objects", "rows")
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+        self.frames: list[pl.DataFrame] = []
+        self.objects: dict[int, Transaction] = {}
+        self.next_key = 0
+        self.rows = 0
 
     def __len__(self) -> int:
-        return len(self.cols["id"])
+        return self.rows
 
-    def extend(self, part: dict[str, list[Any]]) -> None:
-        for name, values in part.items():
-            self.cols[name].extend(values)
+    def extend(self, frame: pl.DataFrame, objects: list[Transaction]) -> None:
+        """Append ``frame``; its ``_built`` cells index ``objects``."""
+        if objects:
+            pl = _polars()
+            frame = frame.with_columns(pl.col("_built") + self.next_key)
+            self.objects.update(enumerate(objects, self.next_key))
+            self.next_key += len(objects)
+        self.frames.append(frame)
+        self.rows += int(frame.height)
 
     def take(self, path: str, n: int) -> TransactionColumns:
-        out: dict[str, list[Any]] = {}
-        for name, values in self.cols.items():
-            if n >= len(values):
-                out[name] = values
-                self.cols[name] = []
-            else:
-                out[name] = values[:n]
-                del values[:n]
-        return TransactionColumns(path, **out)
+        pl = _polars()
+        if not self.frames:
+            return TransactionColumns(path, pl.DataFrame(schema=_schema()), {})
+        frame = self.frames[0] if len(self.frames) == 1 else pl.concat(self.frames, rechunk=False)
+        head, rest = frame.slice(0, n), frame.slice(n)
+        self.frames = [rest] if rest.height else []
+        self.rows = int(rest.height)
+        objects: dict[int, Transaction] = {}
+        if self.objects:
+            for key in head.get_column("_built").drop_nulls().to_list():
+                objects[key] = self.objects.pop(key)
+        return TransactionColumns(path, head, objects)
 
 
 def _local_days(us: list[int], timezone: str) -> list[str]:
@@ -309,11 +335,12 @@ def _local_days(us: list[int], timezone: str) -> list[str]:
     return frame.select(_day(pl.col("us"), timezone))["us"].to_list()  # type: ignore[no-any-return]
 
 
-def _object_columns(lines: list[int], txns: list[Transaction], timezone: str) -> dict[str, list[Any]]:
-    """Columns of transactions the object path built."""
+def _object_frame(lines: list[int], txns: list[Transaction], timezone: str, first: int) -> pl.DataFrame:
+    """The frame of transactions the object path built; their ``_built`` keys count from ``first``."""
+    plm = _polars()
     at_us = [(_naive_utc(t.transacted_at) - _EPOCH) // _US for t in txns]
     posted_us = [(_naive_utc(t.posted_at) - _EPOCH) // _US for t in txns]
-    return {
+    data = {
         "line": list(lines),
         "id": [t.id for t in txns],
         "customer_id": [t.customer_id for t in txns],
@@ -322,19 +349,21 @@ def _object_columns(lines: list[int], txns: list[Transaction], timezone: str) ->
         "mcc": [t.mcc for t in txns],
         "channel": [t.channel.value for t in txns],
         "kind": [t.kind.value for t in txns],
-        "amount": [t.amount.amount for t in txns],
+        "amount": [format(t.amount.amount, "f") for t in txns],
         "currency": [t.amount.currency for t in txns],
         "refund_of": [t.refund_of for t in txns],
-        "region": [t.region for t in txns],
-        "device_id": [t.device_id for t in txns],
         "at_us": at_us,
         "posted_us": posted_us,
         "day": _local_days(at_us, timezone) if txns else [],
         "posted_day": _local_days(posted_us, timezone) if txns else [],
+        "region": [t.region for t in txns],
+        "device_id": [t.device_id for t in txns],
         "_at_offset": [0] * len(txns),
         "_posted_offset": [0] * len(txns),
-        "_built": list(txns),
+        "_built": list(range(first, first + len(txns))),
     }
+    frame: pl.DataFrame = plm.DataFrame(data, schema=_schema()).select(_COLUMNS)
+    return frame
 
 
 # -- object path ------------------------------------------------------------------------------
@@ -643,8 +672,9 @@ class _TransactionFile:
             return _csv_blocks(self.path, mixed)
         return _parquet_blocks(self.path, mixed)
 
-    def parts(self) -> Iterator[tuple[dict[str, list[Any]], list[tuple[Key, Event]]]]:
-        """Per block: the transaction columns and the other events (keyed), both in file order."""
+    def parts(self) -> Iterator[tuple[pl.DataFrame | None, list[Transaction], list[tuple[Key, Event]]]]:
+        """Per block: the transactions' frame (``_built`` keys index the list of object-path
+        Transactions next to it) and the other events (keyed), all in file order."""
         for block in self.blocks():
             yield self._part(block)
 
@@ -720,7 +750,7 @@ class _TransactionFile:
         seconds = pl.when(code.is_in([_Z, _MINUS_ZERO])).then(0).otherwise(code)
         return [(us - seconds * 1_000_000).alias(alias), code.alias(f"{alias}_offset")]
 
-    def _part(self, block: _Block) -> tuple[dict[str, list[Any]], list[tuple[Key, Event]]]:
+    def _part(self, block: _Block) -> tuple[pl.DataFrame | None, list[Transaction], list[tuple[Key, Event]]]:
         pl = _polars()
         slow = list(block.slow)
         good = None
@@ -751,15 +781,14 @@ class _TransactionFile:
             raise error
         part = self._columns(good) if good is not None and good.height else None
         txn_lines = [line for line, _key, event in events if isinstance(event, Transaction)]
+        built = [e for _l, _k, e in events if isinstance(e, Transaction)]
         if txn_lines:
-            objects = _object_columns(
-                txn_lines, [e for _l, _k, e in events if isinstance(e, Transaction)], self.timezone
-            )
-            part = objects if part is None else _merge_by_line(part, objects)
+            objects = _object_frame(txn_lines, built, self.timezone, 0)
+            part = objects if part is None else pl.concat([part, objects]).sort("line")
         others: list[tuple[Key, Event]] = [
             (key, event) for _line, key, event in events if not isinstance(event, Transaction)
         ]
-        return part or {}, others
+        return part, built, others
 
     def _check_order(
         self, good: pl.DataFrame | None, events: list[tuple[int, Key, Event]], before: int | None
@@ -815,7 +844,7 @@ class _TransactionFile:
         last = seq.row(seq.height - 1)
         self.last = (last[1], last[2], last[3])
 
-    def _columns(self, good: pl.DataFrame) -> dict[str, list[Any]]:
+    def _columns(self, good: pl.DataFrame) -> pl.DataFrame:
         pl = _polars()
         c = pl.col
         tz = self.timezone
@@ -823,8 +852,8 @@ class _TransactionFile:
         def optional(name: str) -> Any:
             return pl.when(c(name) != "").then(c(name))
 
-        out = good.select(
-            c("__line"),
+        return good.select(
+            c("__line").cast(pl.Int64).alias("line"),
             "id",
             "customer_id",
             "card_id",
@@ -835,37 +864,21 @@ class _TransactionFile:
             "amount",
             c("__currency").alias("currency"),
             optional("refund_of"),
-            optional("region"),
-            optional("device_id"),
             c("__at").alias("at_us"),
             c("__posted").alias("posted_us"),
             _day(c("__at"), tz).alias("day"),
             _day(c("__posted"), tz).alias("posted_day"),
+            optional("region"),
+            optional("device_id"),
             c("__at_offset").alias("_at_offset"),
             c("__posted_offset").alias("_posted_offset"),
-        )
-        cols: dict[str, list[Any]] = {name: out[name].to_list() for name in out.columns}
-        cols["line"] = cols.pop("__line")
-        texts = cols["amount"]
-        decimals = {text: Decimal(text) for text in set(texts)}
-        cols["amount"] = list(map(decimals.__getitem__, texts))
-        cols["_built"] = [None] * out.height
-        return cols
+            pl.lit(None, pl.Int64).alias("_built"),
+        ).cast(_schema())  # type: ignore[arg-type]
 
 
 def _day(us: Any, timezone: str) -> Any:
     pl = _polars()
     return us.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.strftime("%Y-%m-%d")
-
-
-def _merge_by_line(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    lines = a["line"] + b["line"]
-    order = sorted(range(len(lines)), key=lines.__getitem__)
-    out: dict[str, list[Any]] = {}
-    for name in _COLUMNS:
-        joined = a[name] + b[name]
-        out[name] = [joined[i] for i in order]
-    return out
 
 
 # -- chunks -----------------------------------------------------------------------------------
@@ -935,9 +948,9 @@ def iter_chunks(
             if part is None:
                 done = True
                 break
-            columns, others = part
-            if columns:
-                buffer.extend(columns)
+            frame, built, others = part
+            if frame is not None and frame.height:
+                buffer.extend(frame, built)
             mine.extend(others)
             for stream in streams:  # a stream that ran dry may have more now
                 if stream.head is None:

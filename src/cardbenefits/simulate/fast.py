@@ -40,14 +40,14 @@ from operator import itemgetter
 from typing import Any
 
 from cardbenefits.engine import Engine
-from cardbenefits.engine.batch import BatchEvaluator, Rows
+from cardbenefits.engine.batch import BatchEvaluator
 from cardbenefits.engine.batch import utc_us as _us
 from cardbenefits.errors import CardBenefitsError
 from cardbenefits.facts import Customer, DrawRequest, Event, Referral, Transaction, event_sort_key
 from cardbenefits.facts import _utc as _naive_utc
 from cardbenefits.ledger import Ledger
 from cardbenefits.ledger.entries import EntryKind
-from cardbenefits.simulate.columnar import EventChunk, TransactionColumns
+from cardbenefits.simulate.columnar import EventChunk, TransactionColumns, _polars
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.replay import Progress, Replay, Simulation, SimulationResult
 
@@ -143,7 +143,11 @@ class _Run:
         others = chunk.others
         as_of = self.seq.as_of
         # history (before as_of) first: it feeds the RFM scores the segments are computed from
-        h = 0 if replay.segmented else bisect.bisect_left(cols.at_us, self.as_us)
+        h = (
+            0
+            if replay.segmented or not n
+            else int(cols.frame["at_us"].search_sorted(self.as_us, side="left"))
+        )
         k = (
             0
             if replay.segmented or as_of is None
@@ -153,8 +157,9 @@ class _Run:
         )
         feed = replay.feed
         if h or k:
+            history = cols.transactions(list(range(h)))
             for _key, item in heapq.merge(((cols.key(i), i) for i in range(h)), others[:k], key=_first):
-                feed(cols.transaction(item) if isinstance(item, int) else item)
+                feed(history[item] if isinstance(item, int) else item)
         # who may pay with a coupon in this chunk: holders now, and whoever may get one in it
         holders = set(self.seq._state.holders)
         since: dict[str, int] = {}  # customer -> first draw or referral of this chunk (UTC µs)
@@ -171,9 +176,10 @@ class _Run:
         if n > h or len(others) > k:
             self.segmented(replay)  # after the history, before the batch
         picked = self._route(cols, h, n, holders, since) if n > h else []
+        routed = dict(zip(picked, cols.transactions(picked), strict=True))
         for _key, item in heapq.merge(((cols.key(i), i) for i in picked), others[k:], key=_first):
             if isinstance(item, int):
-                feed(cols.transaction(item), count=False)
+                feed(routed[item], count=False)
             else:
                 feed(item)
         if n > h:
@@ -190,42 +196,61 @@ class _Run:
     def _route(
         self, cols: TransactionColumns, h: int, n: int, holders: set[str], since: dict[str, int]
     ) -> list[int]:
-        """Replay rows (``h`` to ``n``) checkout must see: coupon holders' purchases and their refunds.
+        """Replay rows (``h`` to ``n``) checkout must see: coupon holders' rows and their refunds.
 
         ``holders`` hold a coupon at the chunk's start; ``since`` maps a customer to their first
-        draw or referral in the chunk (UTC µs), from which on they may hold one.
+        draw or referral in the chunk (UTC µs), from which on they may hold one. A refund of a
+        routed purchase may return a coupon: its customer's later rows are routed too (found by
+        repeating the selection until no refund adds a customer; routing a row too many only
+        costs time, as checkout finds no coupon).
         """
-        routed = self.routed
-        cids, refund_of, ids, at_us = cols.customer_id, cols.refund_of, cols.id, cols.at_us
-        out: list[int] = []
-        for i in range(h, n):
-            cid = cids[i]
-            if cid in holders or (cid in since and since[cid] <= at_us[i]):
-                out.append(i)
-                routed.add(ids[i])
-                continue
-            tid = refund_of[i]
-            if tid is not None and tid in routed:
-                out.append(i)
-                holders.add(cid)  # a refund may return a coupon: later purchases may use it
-        return out
+        pl = _polars()
+        col = pl.col
+        rows = cols.frame.slice(h, n - h).select(
+            pl.int_range(h, n, dtype=pl.Int64).alias("row"), "id", "customer_id", "kind", "refund_of", "at_us"
+        )
+        starts = dict(since)  # customer -> first instant (µs) from which they may hold a coupon
+        after: dict[str, int] = {}  # customer -> first row from which they may (a returned coupon)
+        holding = col("customer_id").is_in(sorted(holders))
+        undoing = col("kind").is_in(["refund", "reversal"])
+        while True:
+            chosen = holding
+            if starts:
+                chosen = chosen | (col("at_us") >= col("customer_id").replace_strict(
+                    starts, default=None, return_dtype=pl.Int64)).fill_null(False)  # fmt: skip
+            if after:
+                chosen = chosen | (col("row") >= col("customer_id").replace_strict(
+                    after, default=None, return_dtype=pl.Int64)).fill_null(False)  # fmt: skip
+            marked = rows.with_columns(chosen.alias("chosen"))
+            self.routed.update(marked.filter(col("chosen")).get_column("id").to_list())
+            back = marked.filter(~col("chosen") & undoing & col("refund_of").is_in(sorted(self.routed)))
+            grown = False
+            for row, cid in back.select("row", "customer_id").iter_rows():
+                if after.get(cid, n) > row:
+                    after[cid] = row
+                    grown = True
+            if not grown:
+                return sorted(
+                    marked.filter(col("chosen")).get_column("row").to_list() + back["row"].to_list()
+                )
 
     def _batch(self, cols: TransactionColumns, h: int, n: int, replay: Replay) -> None:
         batch = self.segmented(replay)
+        rows = cols if h == 0 else cols.slice(h, n)
+        customers = rows.frame.get_column("customer_id")
+        active = customers.unique().to_list()
         people = replay.people
-        cids = cols.customer_id if h == 0 else cols.customer_id[h:]
-        unknown = set(cids) - people.keys()
-        if unknown:
-            i = next(i for i in range(h, n) if cols.customer_id[i] in unknown)
-            raise SimulationError(f"event {cols.id[i]} names an unknown customer",
-                                  path="transaction.customer_id", value=cols.customer_id[i])  # fmt: skip
-        rows = cols if h == 0 else Rows.part(cols, h, n)
+        strangers = [cid for cid in active if cid not in people]
+        if strangers:
+            i = int(customers.is_in(strangers).arg_true()[0])
+            raise SimulationError(f"event {rows.frame['id'][i]} names an unknown customer",
+                                  path="transaction.customer_id", value=customers[i])  # fmt: skip
         try:
             batch.run(rows)
         except CardBenefitsError as exc:
             event_id = (exc.path or "").split(".", 1)[0]
             raise SimulationError(f"event {event_id}: {exc}", path=exc.path, value=exc.value) from exc
-        replay.metrics.on_events("transaction", n - h, cids)
+        replay.metrics.on_events("transaction", n - h, active)
 
     def finish(self) -> SimulationResult:
         replay = self.replay
