@@ -50,12 +50,13 @@ import enum
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 import attrs
 
 from cardbenefits.errors import CatalogError, EngineError
-from cardbenefits.facts import REFERRAL_STAGES, Customer, Referral, customer_record
-from cardbenefits.funnel.decide import CouponIssuer
+from cardbenefits.facts import REFERRAL_STAGES, Customer, Referral
+from cardbenefits.funnel.decide import CouponIssuer, lazy_record
 from cardbenefits.funnel.reasons import Reason, render_money
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, LedgerEntry, is_money_asset
 from cardbenefits.ledger.protocol import LedgerView
@@ -130,9 +131,15 @@ class ReferralReward:
 
     def label(self, locale: str) -> str:
         """``¥20.00 cashback`` / ``500 points`` (the asset name is kept as is)."""
-        if self.amount is not None:
-            return f"{render_money(self.amount, locale)} {self.asset}"
-        return f"{self.units.normalize():f} {self.asset}"
+        return _reward_label(self, locale)
+
+
+@lru_cache(maxsize=256)
+def _reward_label(reward: ReferralReward, locale: str) -> str:
+    # Every rewarded referral names its rewards in both locales; formatting money is slow.
+    if reward.amount is not None:
+        return f"{render_money(reward.amount, locale)} {reward.asset}"
+    return f"{reward.units.normalize():f} {reward.asset}"
 
 
 def _check_id(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -256,11 +263,11 @@ def _reward_entries(
         issued = list(
             issuer(reward.asset.split(":", 1)[1], customer_id=customer.id, person_id=customer.person_id,
                    programme_id=programme.id, coupon_id=f"{programme.id}:{event.id}:{side}", at=at,
-                   catalog_version=catalog_version, view=view, record=customer_record(customer))
+                   catalog_version=catalog_version, view=view, record=lazy_record(customer))
         )  # fmt: skip
         if issued:
             first = issued[0]
-            issued[0] = attrs.evolve(first, charges=(*first.charges, *charges), meta={**first.meta, **meta})
+            issued[0] = first.amended(charges=(*first.charges, *charges), meta={**first.meta, **meta})
         return issued
     return [
         LedgerEntry(
@@ -321,10 +328,12 @@ def decide_referral(
         "referral.invitee_person": invitee.person_id,
     }
     seen = Charge(_seen_counter(programme, invitee), 1)
+    key = f"referral:{programme.id}:{event.id}"
+    # numbered here (the stage marker is always first), so the batch does not copy it to number it
     marker = LedgerEntry(
         kind=EntryKind.GRANT, customer_id=invitee.id, person_id=invitee.person_id, programme_id=programme.id,
         asset=_stage_asset(programme, str(stage)), units=1, at=event.at, catalog_version=catalog_version,
-        reason=f"referral_{stage}", ref=event.id, charges=(seen,), meta=meta,
+        reason=f"referral_{stage}", ref=event.id, charges=(seen,), meta=meta, entry_id=f"{key}#0",
     )  # fmt: skip
     entries: list[LedgerEntry] = [marker]
     reasons: list[Reason] = []
@@ -351,7 +360,7 @@ def decide_referral(
                 assert check.reason is not None
                 return ReferralDecision(programme.id, event.id, False, (check.reason,))
             risk_charges = check.charges
-        entries[0] = attrs.evolve(marker, charges=(seen, Charge(once, 1, 1), *risk_charges))
+        entries[0] = marker.amended(charges=(seen, Charge(once, 1, 1), *risk_charges))
         if programme.invitee_reward is not None:
             entries += _reward_entries(programme, "invitee", invitee, programme.invitee_reward, event.at,
                                        catalog_version, event, (), issuer, view)  # fmt: skip
@@ -371,5 +380,5 @@ def decide_referral(
             assert reward is not None
             reasons.append(Reason.of("referral_rewarded", side=side, reward=reward.label("zh_CN"),
                                      reward_en=reward.label("en")))  # fmt: skip
-    batch = EntryBatch.of(f"referral:{programme.id}:{event.id}", entries)
+    batch = EntryBatch.of(key, entries)
     return ReferralDecision(programme.id, event.id, True, tuple(reasons), batch, tuple(rewarded))

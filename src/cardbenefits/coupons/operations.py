@@ -123,7 +123,10 @@ def _entry(
     charges: Sequence[Charge],
     ref: str | None = None,
     meta: Mapping[str, str] | None = None,
+    *,
+    key: str,
 ) -> LedgerEntry:
+    """The one entry of an operation's batch ``key`` (numbered ``#0`` here: no renumbering copy)."""
     data = {
         EVENT_KEY: event.value,
         "coupon_id": coupon.coupon_id,
@@ -143,6 +146,7 @@ def _entry(
         ref=ref,
         charges=tuple(charges),
         meta=data,
+        entry_id=f"{key}#0",
     )
 
 
@@ -217,6 +221,7 @@ def issue_coupon(
             "valid_from": coupon.valid_from.isoformat(),
             "valid_until": coupon.valid_until.isoformat(),
         },
+        key=key,
     )
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.ISSUED)
 
@@ -249,7 +254,7 @@ def hold_coupon(
         Charge(f"hold:coupon:{coupon.coupon_id}:{hold_id}", 1, 1),
     )
     entry = _entry(
-        event, coupon, at, catalog_version, "held", charges, ref=hold_id, meta={"hold_id": hold_id}
+        event, coupon, at, catalog_version, "held", charges, ref=hold_id, meta={"hold_id": hold_id}, key=key
     )
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.HELD)
 
@@ -271,7 +276,15 @@ def release_coupon(
         Charge(f"hold:coupon:{coupon.coupon_id}:{hold_id}", -1, 1),
     )
     entry = _entry(
-        event, coupon, at, catalog_version, "released", charges, ref=hold_id, meta={"hold_id": hold_id}
+        event,
+        coupon,
+        at,
+        catalog_version,
+        "released",
+        charges,
+        ref=hold_id,
+        meta={"hold_id": hold_id},
+        key=key,
     )
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.ISSUED)
 
@@ -309,7 +322,9 @@ def redeem_coupon(
     meta = {"payment_id": payment_id}
     if discount is not None:
         meta["discount"] = discount
-    entry = _entry(event, coupon, at, catalog_version, "redeemed", charges, ref=payment_id, meta=meta)
+    entry = _entry(
+        event, coupon, at, catalog_version, "redeemed", charges, ref=payment_id, meta=meta, key=key
+    )
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.REDEEMED)
 
 
@@ -346,6 +361,7 @@ def return_coupon(
     entry = _entry(
         event, coupon, at, catalog_version, "returned on refund", charges, ref=refund_id,
         meta={"payment_id": payment_id, "refund_id": refund_id},
+        key=key,
     )  # fmt: skip
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.RETURNED)
 
@@ -365,5 +381,5 @@ def expire_coupon(
     if ensure_aware(at) < coupon.valid_until:
         return _refuse(event, coupon, "coupon still valid", status.state)
     charges = (Charge(f"use:coupon:{coupon.coupon_id}", 1, 1),)
-    entry = _entry(event, coupon, at, catalog_version, "expired", charges)
+    entry = _entry(event, coupon, at, catalog_version, "expired", charges, key=key)
     return CouponDecision(event, coupon, EntryBatch.of(key, [entry]), None, CouponState.EXPIRED)

@@ -17,12 +17,14 @@ them atomically: whoever's batch is applied first gets the coupon.
 from __future__ import annotations
 
 import datetime as _dt
+from functools import lru_cache
 from typing import Any
 
 import attrs
 import pendulum
 
 from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, to_local
+from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.errors import CatalogError
 from cardbenefits.ledger.entries import Charge
 
@@ -52,6 +54,10 @@ def _check_id(_inst: object, _attr: object, value: Any) -> None:
         raise CatalogError("id must be a non-empty string without ':'", path="id", value=value)
 
 
+_calendar = lru_cache(maxsize=64)(LocalCalendar)
+"""One shared calendar per pool zone (it caches the zone's days)."""
+
+
 @attrs.frozen
 class CouponPool:
     """Stock of coupons of ``template_id``; ``None`` limits are unlimited.
@@ -78,6 +84,8 @@ class CouponPool:
 
     def local_date(self, at: _dt.datetime) -> _dt.date:
         """The pool's local calendar date of ``at`` (daily stock resets at local midnight)."""
+        if isinstance(at, _dt.datetime) and at.tzinfo is not None and at.utcoffset() is not None:
+            return _calendar(self.timezone).local_date(at)  # the same date, without pendulum
         return to_local(ensure_aware(at), self.timezone).date()
 
     def closed_reason(self, at: _dt.datetime) -> str | None:

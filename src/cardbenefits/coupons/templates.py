@@ -49,12 +49,14 @@ import datetime as _dt
 import enum
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 import attrs
 import pendulum
 
 from cardbenefits.clock import DEFAULT_TIMEZONE, check_timezone, ensure_aware, to_local
+from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.errors import CardBenefitsError, CatalogError
 from cardbenefits.facts import Channel
 from cardbenefits.i18n import LocalizedText
@@ -405,9 +407,38 @@ class Validity:
             # Whole local days counted from the issue day (day 1): the relative window is anchored
             # at the midnight that starts the issue day, not at the issue instant, so a coupon
             # issued at 00:00 or at 23:59 is valid through the same last day.
-            relative = RelativeWindow(days=self.days, tz=tz)
-            ends.append(relative.resolve(day_start(issued, tz)).end)
+            ends.append(_day_ends(self.days, tz).end(issued))
         return start, min(ends)
+
+
+class _DayEnds:
+    """The ends of a ``days``-long relative validity in ``tz``, one per local issue day.
+
+    Every coupon issued on the same local day ends at the same instant; resolving it through
+    :class:`~cardbenefits.windows.RelativeWindow` costs more than the rest of an issue.
+    """
+
+    __slots__ = ("_calendar", "_ends", "_window")
+
+    def __init__(self, days: int, tz: str) -> None:
+        self._window = RelativeWindow(days=days, tz=tz)  # refuses a bad zone as before
+        self._calendar = LocalCalendar(self._window.tz)
+        self._ends: dict[_dt.date, pendulum.DateTime] = {}
+
+    def end(self, issued: pendulum.DateTime) -> pendulum.DateTime:
+        tz = self._window.tz
+        date = self._calendar.local_date(issued)
+        found = self._ends.get(date)
+        if found is None:
+            if len(self._ends) >= 4096:
+                self._ends.clear()
+            found = self._ends[date] = self._window.resolve(day_start(issued, tz)).end
+        return found
+
+
+@lru_cache(maxsize=256)
+def _day_ends(days: int, tz: str) -> _DayEnds:
+    return _DayEnds(days, tz)
 
 
 def _effect(value: object) -> CouponEffect:

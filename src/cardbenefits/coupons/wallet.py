@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 
 import attrs
 import pendulum
@@ -68,6 +69,13 @@ class WalletCoupon:
         return self.state
 
 
+@lru_cache(maxsize=4096)
+def _instant(text: str) -> object:
+    # Checkout rebuilds a holder's wallet at every purchase: the same validity texts again
+    # (the Coupon's converters check what was parsed, as before).
+    return pendulum.parse(text)
+
+
 def _coupon_from_issue(entry: LedgerEntry, templates: Mapping[str, CouponTemplate]) -> Coupon:
     meta = entry.meta
     template_id = meta["template_id"]
@@ -81,8 +89,8 @@ def _coupon_from_issue(entry: LedgerEntry, templates: Mapping[str, CouponTemplat
         template=template,
         customer_id=entry.customer_id,
         issued_at=entry.at,
-        valid_from=pendulum.parse(meta["valid_from"]),
-        valid_until=pendulum.parse(meta["valid_until"]),
+        valid_from=_instant(meta["valid_from"]),
+        valid_until=_instant(meta["valid_until"]),
         pool_id=meta.get("pool_id") or None,
     )
 

@@ -40,11 +40,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import attrs
 import pendulum
 
+from cardbenefits.engine.calendar import LocalCalendar
 from cardbenefits.errors import CatalogError
 from cardbenefits.money import Money
 
@@ -268,6 +270,10 @@ def _channels(value: Iterable[str] | None) -> frozenset[str] | None:
     return None if value is None else frozenset(value)
 
 
+_calendar = lru_cache(maxsize=64)(LocalCalendar)
+"""One shared calendar per campaign zone (it caches the zone's days)."""
+
+
 @attrs.frozen
 class FunnelCampaign:
     """A funnel campaign: window, prize pool, draw limits and per-stage eligibility.
@@ -314,7 +320,12 @@ class FunnelCampaign:
         >>> c.day(pendulum.datetime(2026, 11, 22, 16, 30, tz="UTC"))   # 00:30 on the 23rd in Beijing
         '2026-11-23'
         """
-        return pendulum.instance(at).in_timezone(self.zone).to_date_string()
+        if at.tzinfo is None or at.utcoffset() is None:  # pendulum reads a naive time as UTC
+            return pendulum.instance(at).in_timezone(self.zone).to_date_string()
+        # The same local date as pendulum's conversion, without it (daily counters are on hot paths);
+        # its cached ISO label is what strftime writes from year 1000 on.
+        local = _calendar(self.zone).day(at)
+        return local.label if local.date.year >= 1000 else local.date.strftime("%Y-%m-%d")
 
     def label(self, locale: str) -> str:
         """The campaign name in ``locale``."""

@@ -51,8 +51,9 @@ Participant is in state "new": event "draw" is not allowed (allowed: follow)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 import attrs
@@ -94,6 +95,7 @@ __all__ = [
     "decide_follow",
     "decide_pay",
     "draw_counters",
+    "lazy_record",
     "on_draw_request",
     "on_follow",
     "participant",
@@ -136,6 +138,52 @@ class CouponIssuer(Protocol):
         """Entries issuing the coupon; empty when the coupon cannot be issued (then the draw
         treats the prize as out of stock)."""
         ...
+
+
+class _LazyRecord(Mapping[str, object]):
+    """``customer_record(customer)``, built on first read (most stages and coupons have no rule)."""
+
+    __slots__ = ("_customer", "_record")
+
+    def __init__(self, customer: Customer) -> None:
+        self._customer = customer
+        self._record: dict[str, object] | None = None
+
+    def _data(self) -> dict[str, object]:
+        record = self._record
+        if record is None:
+            record = self._record = customer_record(self._customer)
+        return record
+
+    def __getitem__(self, key: str) -> object:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __eq__(self, other: object) -> bool:  # (so, like a dict, not hashable)
+        return self._data() == other
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+
+def lazy_record(customer: Customer) -> Mapping[str, object]:
+    """The customer's fact record (:func:`cardbenefits.facts.customer_record`), built on first read.
+
+    A funnel event or referral reward needs the record only when a stage rule, a coupon
+    template's eligibility rule or a risk check reads it; building it for every event would
+    cost more than the rest of a refused follow.
+
+    >>> from cardbenefits.facts import Customer
+    >>> record = lazy_record(Customer("c1", "p1", age=30))
+    >>> record["age"], record == customer_record(Customer("c1", "p1", age=30))
+    (30, True)
+    """
+    return _LazyRecord(customer)
 
 
 @attrs.frozen
@@ -195,9 +243,7 @@ class Entrant:
 
         ``device_id`` (the device of the event) overrides the customer's usual device.
         """
-        return cls(
-            customer.id, customer.person_id, customer_record(customer), device_id or customer.device_id
-        )
+        return cls(customer.id, customer.person_id, lazy_record(customer), device_id or customer.device_id)
 
     @property
     def person(self) -> str:
@@ -273,7 +319,17 @@ def stage_asset(campaign: FunnelCampaign, stage: Stage) -> str:
     >>> stage_asset(c, Stage.DRAW)
     'funnel:c1:draw'
     """
-    return f"funnel:{campaign.id}:{stage}"
+    return _stage_asset(campaign.id, stage)
+
+
+def _stage_asset(campaign_id: str, stage: Stage) -> str:
+    return f"funnel:{campaign_id}:{stage}"
+
+
+@lru_cache(maxsize=256)
+def _stage_events(campaign_id: str) -> dict[str, FunnelEvent]:
+    """The funnel event of each stage marker asset of a campaign (read-only: shared by calls)."""
+    return {_stage_asset(campaign_id, stage): FunnelEvent(stage) for stage in Stage}
 
 
 def participant(campaign: FunnelCampaign, customer_id: str, view: LedgerView) -> Participant:
@@ -283,7 +339,7 @@ def participant(campaign: FunnelCampaign, customer_id: str, view: LedgerView) ->
     followed_at: datetime | None = None
     paid_at: datetime | None = None
     draws = wins = 0
-    events = {stage_asset(campaign, stage): FunnelEvent(stage) for stage in Stage}
+    events = _stage_events(campaign.id)
     for entry in view.entries(customer_id=customer_id, programme_id=campaign.id):
         event = events.get(entry.asset)
         if event is None or entry.kind is not EntryKind.GRANT:
@@ -348,11 +404,13 @@ def _marker(
     at: datetime,
     catalog_version: str,
     *,
+    key: str,
     reason: str,
     ref: str | None = None,
     charges: Sequence[Charge] = (),
     meta: Mapping[str, str] | None = None,
 ) -> LedgerEntry:
+    """The stage marker, the first entry of batch ``key`` (numbered here: no renumbering copy)."""
     return LedgerEntry(
         kind=EntryKind.GRANT,
         customer_id=entrant.customer_id,
@@ -366,6 +424,7 @@ def _marker(
         ref=ref,
         charges=tuple(charges),
         meta={"funnel.stage": str(stage), "funnel.day": campaign.day(at), **(meta or {})},
+        entry_id=f"{key}#0",
     )
 
 
@@ -390,11 +449,12 @@ def decide_follow(
         reason = Reason.of("channel_refused", channel=channel, channels=", ".join(sorted(campaign.channels)))
     if reason is not None:
         return _refuse(campaign, entrant, FunnelEvent.FOLLOW, state, reason)
+    key = f"funnel:{campaign.id}:follow:{entrant.customer_id}"
     entry = _marker(
-        campaign, entrant, Stage.FOLLOW, at, catalog_version, reason="followed", ref=event_id,
+        campaign, entrant, Stage.FOLLOW, at, catalog_version, key=key, reason="followed", ref=event_id,
         meta={"funnel.channel": channel},
     )  # fmt: skip
-    batch = EntryBatch.of(f"funnel:{campaign.id}:follow:{entrant.customer_id}", [entry])
+    batch = EntryBatch.of(key, [entry])
     after = transition(state, FunnelEvent.FOLLOW)
     return FunnelDecision(
         campaign.id, entrant.customer_id, FunnelEvent.FOLLOW, True, state, after,
@@ -498,11 +558,12 @@ def decide_draw(
     meta["draw.out_of_stock_rule"] = str(pool.on_out_of_stock)
     if outcome.prize_id is not None:
         meta["draw.coupon_id"] = coupon_id
+    key = f"funnel:{campaign.id}:draw:{request_id}"
     marker = _marker(
-        campaign, entrant, Stage.DRAW, at, catalog_version,
+        campaign, entrant, Stage.DRAW, at, catalog_version, key=key,
         reason="won" if outcome.won else "blank", ref=request_id, charges=charges, meta=meta,
     )  # fmt: skip
-    batch = EntryBatch.of(f"funnel:{campaign.id}:draw:{request_id}", [marker, *issued])
+    batch = EntryBatch.of(key, [marker, *issued])
     after = transition(state, FunnelEvent.DRAW)
     return FunnelDecision(
         campaign.id, entrant.customer_id, FunnelEvent.DRAW, True, state, after, tuple(reasons), batch, outcome
@@ -610,10 +671,19 @@ def decide_pay(
     meta = {"funnel.coupon_issue": issue.entry_id}
     if payment is not None:
         meta["funnel.payment"] = str(payment.amount)
+    key = f"funnel:{campaign.id}:pay:{redemption.entry_id}"
     marker = _marker(
-        campaign, entrant, Stage.PAY, at, catalog_version, reason="paid", ref=redemption.entry_id, meta=meta
+        campaign,
+        entrant,
+        Stage.PAY,
+        at,
+        catalog_version,
+        key=key,
+        reason="paid",
+        ref=redemption.entry_id,
+        meta=meta,
     )
-    batch = EntryBatch.of(f"funnel:{campaign.id}:pay:{redemption.entry_id}", [marker])
+    batch = EntryBatch.of(key, [marker])
     after = transition(state, FunnelEvent.PAY)
     return FunnelDecision(
         campaign.id, entrant.customer_id, FunnelEvent.PAY, True, state, after,
