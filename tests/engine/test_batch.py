@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardbenefits.engine import Engine
-from cardbenefits.engine.batch import BatchEvaluator, FrameRows, ProgrammeTotals, Rows
+from cardbenefits.engine.batch import (
+    BatchEvaluator,
+    FrameRows,
+    ProgrammeTotals,
+    Rows,
+    ladder_windows,
+    window_frame,
+)
 from cardbenefits.errors import EngineError
 from cardbenefits.facts import CardHolding, Customer, Transaction, event_sort_key
 from cardbenefits.ledger import MemoryLedger
@@ -420,3 +427,15 @@ def test_a_spent_budget_refunded_in_the_same_chunk_grants_again() -> None:
               txn("t4", "c1", 4), txn("t5", "c2", 5)]  # fmt: skip
     batch = assert_same(engine, events)
     assert (batch.totals["once"].grants, dict(batch.totals["once"].refusals)) == (2, {"stock:budget": 3})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ladders(), st.sampled_from([None, 0, _us(START), _us(START) + 40 * 86_400_000_000]),
+       st.sampled_from([TZ, "America/New_York", "UTC"]))  # fmt: skip
+def test_window_frame_is_ladder_windows_column_wise(
+    ladder: ActivationLadder, since: int | None, tz: str
+) -> None:
+    engine = Engine([], ladders=[ladder], catalog_version="v1", timezone=tz)
+    frame = window_frame(engine, ladder, PEOPLE, since)
+    got = {card: (lo, hi) for card, lo, hi in frame.iter_rows()}
+    assert got == ladder_windows(engine, ladder, PEOPLE, since)

@@ -44,7 +44,7 @@ import bisect
 import datetime as _dt
 import heapq
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any, Protocol
@@ -292,6 +292,76 @@ def _us(instant: _dt.datetime | None) -> int | None:
     return None if instant is None else utc_us(instant)
 
 
+def _month_starts(tz: str) -> Callable[[int], int]:
+    """The UTC µs at which month ``index`` (``year * 12 + month - 1``) starts in zone ``tz``."""
+    starts: dict[int, int] = {}
+
+    def month_start(index: int) -> int:
+        found = starts.get(index)
+        if found is None:
+            found = starts[index] = utc_us(pendulum.datetime(index // 12, index % 12 + 1, 1, tz=tz))
+        return found
+
+    return month_start
+
+
+def _window_shape(ladder: ActivationLadder) -> tuple[bool, int, int, int | None, int]:
+    """What :func:`ladder_windows` spans past an anchor: ``(covered, first, last, days, span_us)``,
+    the months ``first`` (inclusive) to ``last`` (exclusive) after the anchor's if ``covered``,
+    and ``span_us`` from the anchor if a tier counts ``days`` after it."""
+    covered = [
+        n
+        for t in ladder.tiers
+        if t.within_days is None
+        for n in range(t.first_period, t.first_period + t.periods)
+    ]
+    days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
+    margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
+    first, last = (min(covered) - margin, max(covered) + 1 + margin) if covered else (0, 0)
+    span_us = (days + 1) * 86_400_000_000 if days is not None else 0
+    return bool(covered), first, last, days, span_us
+
+
+def window_frame(
+    engine: Engine, ladder: ActivationLadder, customers: Mapping[str, Customer], since_us: int | None = None
+) -> Any:
+    """:func:`ladder_windows` as a polars frame (``card_id``, ``__lo``, ``__hi``), computed column-wise."""
+    pl = polars()
+    col = pl.col
+    covered, first, last, days, span_us = _window_shape(ladder)
+    by_approval = ladder.anchor is Anchor.APPROVAL
+    ids: list[str] = []
+    anchors: list[int] = []
+    for customer in getattr(customers, "unsegmented", customers).values():
+        for card in customer.cards:
+            anchor = card.approved_at if by_approval else card.activated_at
+            if anchor is not None:
+                ids.append(card.card_id)
+                anchors.append(utc_us(anchor))
+    frame = pl.DataFrame({"card_id": ids, "__a": anchors}, schema={"card_id": pl.String, "__a": pl.Int64})
+    far = 1 << 62
+    lo: Any = pl.lit(far)
+    hi: Any = pl.lit(-far)
+    if covered:
+        local = col("__a").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(engine.timezone)
+        frame = frame.with_columns((local.dt.year().cast(pl.Int64) * 12 + local.dt.month() - 1).alias("__m"))
+        month_start = _month_starts(engine.timezone)
+        indices = frame.get_column("__m").unique().to_list()
+        starts = {i + k: month_start(i + k) for i in indices for k in (first, last)}
+        lo = (col("__m") + first).replace_strict(starts, return_dtype=pl.Int64)
+        hi = (col("__m") + last).replace_strict(starts, return_dtype=pl.Int64)
+    if days is not None:
+        lo = pl.min_horizontal(lo, col("__a"))
+        hi = pl.max_horizontal(hi, col("__a") + span_us)
+    since = since_us if since_us is not None else -far
+    return (
+        frame.select("card_id", lo.alias("__lo"), hi.alias("__hi"))
+        .group_by("card_id")
+        .agg(col("__lo").min(), col("__hi").max())
+        .filter(col("__hi") > since)
+    )
+
+
 def ladder_windows(
     engine: Engine, ladder: ActivationLadder, customers: Mapping[str, Customer], since_us: int | None = None
 ) -> dict[str, tuple[int, int]]:
@@ -302,28 +372,11 @@ def ladder_windows(
     spans them all, with a month of margin for statement cycles and a day for ``within_days``.
     Cards whose range ends before ``since_us`` (the first instant to decide) are left out.
     """
-    calendar, tz = engine.calendar, engine.timezone
-    month_starts: dict[int, int] = {}
-
-    def month_start(index: int) -> int:
-        found = month_starts.get(index)
-        if found is None:
-            found = month_starts[index] = utc_us(pendulum.datetime(index // 12, index % 12 + 1, 1, tz=tz))
-        return found
-
-    covered = [
-        n
-        for t in ladder.tiers
-        if t.within_days is None
-        for n in range(t.first_period, t.first_period + t.periods)
-    ]
-    days = max((t.within_days for t in ladder.tiers if t.within_days is not None), default=None)
-    margin = 1 if ladder.basis is PeriodUnit.STATEMENT else 0
+    month_start = _month_starts(engine.timezone)
+    covered, first, last, days, span_us = _window_shape(ladder)
     windows: dict[str, tuple[int, int]] = {}
     since = since_us if since_us is not None else -(1 << 62)
-    day, by_approval = calendar.day, ladder.anchor is Anchor.APPROVAL
-    first, last = (min(covered) - margin, max(covered) + 1 + margin) if covered else (0, 0)
-    span_us = (days + 1) * 86_400_000_000 if days is not None else 0
+    day, by_approval = engine.calendar.day, ladder.anchor is Anchor.APPROVAL
     none = (1 << 62, -(1 << 62))
     # cards only: segmented customers (segments.SegmentedCustomers) need not be built for them
     for customer in getattr(customers, "unsegmented", customers).values():
@@ -547,8 +600,8 @@ class BatchEvaluator:
         n = int(frame.height)
         if not n:
             return
-        customers = self.customers
-        strangers = [c for c in frame.get_column("customer_id").unique().to_list() if c not in customers]
+        known = self.customers.keys()  # a plain view even of lazily built customers
+        strangers = [c for c in frame.get_column("customer_id").unique().to_list() if c not in known]
         if strangers:
             unknown = frame.get_column("customer_id").is_in(strangers)
             first = int(unknown.arg_true()[0])
@@ -565,11 +618,11 @@ class BatchEvaluator:
             cells.load(undo, ("id", "customer_id", "refund_of", "amount", "currency", "at_us", "day"))
             tids = {cells.refund_of[r] for r in undo}
             tids.discard(None)
-            self._fault_in(tids)
             hits = frame.select("id", pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row")).filter(
                 col("id").is_in(list(tids))
             )
             position = dict(zip(hits["id"].to_list(), hits["row"].to_list(), strict=True))
+            self._fault_in(tids - position.keys())  # originals of earlier chunks
             cells.load(sorted(position.values()), ("kind", "customer_id", "amount", "currency", "at_us"))
         refunds, failure = self._refunds(cells, undo, position)
         buys = ~undoing
@@ -591,10 +644,11 @@ class BatchEvaluator:
             else:
                 self._earn(c, rows, found, refunds, base_rows, kept)
         if granted:
-            flags = [f"g:{pid}" for pid in granted]
+            # every purchase, granted or not: a refund's original is then found in the chunks
+            # just before it (the search stops there), not after a search through all of them
             keep = work.select(
                 "id", "customer_id", "amount", "at_us", *[g.alias(f"g:{pid}") for pid, g in granted.items()]
-            ).filter(pl.any_horizontal(flags))
+            ).filter(buys)
             if keep.height:
                 self._kept.append(keep)
         for plan in self.engine._ladder_plans:
@@ -758,7 +812,7 @@ class BatchEvaluator:
             return
         pl = polars()
         plans = self.engine._plans
-        pending = {t for t in tids if any(t not in self._granted[pid] for pid in self._granted)}
+        pending = set(tids)
         for keep in reversed(self._kept):
             if not pending:
                 return
@@ -784,15 +838,8 @@ class BatchEvaluator:
         frames = self._window_frames.get(plan.id)
         if frames is None:
             first = work.select(pl.min_horizontal(col("at_us").first(), col("posted_us").first())).item()
-            windows = self._windows(plan, first)
-            frames = self._window_frames[plan.id] = pl.DataFrame(
-                {
-                    "card_id": list(windows),
-                    "__lo": [w[0] for w in windows.values()],
-                    "__hi": [w[1] for w in windows.values()],
-                },
-                schema={"card_id": pl.String, "__lo": pl.Int64, "__hi": pl.Int64},
-            )
+            frames = window_frame(self.engine, plan.ladder, self.customers, first)
+            self._window_frames[plan.id] = frames
         at = col("posted_us" if plan.posting else "at_us")
         # rows the ladder's qualifier surely refuses never count (a row in another currency than
         # min_amount's stays: _qualifies raises for it, as the engine does)

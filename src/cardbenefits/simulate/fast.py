@@ -239,8 +239,8 @@ class _Run:
         rows = cols if h == 0 else cols.slice(h, n)
         customers = rows.frame.get_column("customer_id")
         active = customers.unique().to_list()
-        people = replay.people
-        strangers = [cid for cid in active if cid not in people]
+        known = replay.people.keys()
+        strangers = [cid for cid in active if cid not in known]
         if strangers:
             i = int(customers.is_in(strangers).arg_true()[0])
             raise SimulationError(f"event {rows.frame['id'][i]} names an unknown customer",
