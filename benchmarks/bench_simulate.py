@@ -24,6 +24,10 @@ Usage::
     python benchmarks/bench_simulate.py --transactions 1000000 --customers 10000 --ledger memory:window=30d
     python benchmarks/bench_simulate.py --transactions 10000000 --customers 100000 --phases chunks,fast
     python benchmarks/bench_simulate.py --dir DIR --format parquet --phases read,chunks,fast
+    python benchmarks/bench_simulate.py --dir DIR --format parquet --phases fast --threads 2
+
+Each phase runs in its own process with ``POLARS_MAX_THREADS`` set to ``--threads`` (default 1,
+so the figures are one core's: the Python parts are single-threaded anyway).
 
 Not a test; prints a table.
 """
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import resource
 import subprocess
@@ -161,6 +166,9 @@ def main() -> None:
     parser.add_argument(
         "--format", choices=("jsonl", "parquet"), default="jsonl", help="event files to read (default jsonl)"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="polars threads per phase (default 1: the one-core figure)"
+    )
     args = parser.parse_args()
     if args.phase:
         _phase(args.dir, args.phase, args.profile, args.ledger, args.format)
@@ -187,7 +195,8 @@ def main() -> None:
             cmd.append("--profile")
         if args.ledger and phase in ("replay", "fast"):
             cmd += ["--ledger", args.ledger]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        env = {**os.environ, "POLARS_MAX_THREADS": str(args.threads)}
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
         if args.profile and phase in ("replay", "fast"):
             print(out)
         for line in out.splitlines():
@@ -198,7 +207,8 @@ def main() -> None:
         _, people, people_secs = next(
             line for line in out.splitlines() if line.startswith("CUSTOMERS")
         ).split()
-    print(f"events: {size:.0f} MB {label}; {people} customers read in {float(people_secs):.1f}s")
+    print(f"events: {size:.0f} MB {label}; {people} customers read in {float(people_secs):.1f}s; "
+          f"polars threads: {args.threads}")  # fmt: skip
     print(f"{'phase':<8} {'events':>10} {'seconds':>9} {'events/s':>10} {'peak RSS MB':>12}")
     for name, (n, secs, peak) in rows.items():
         print(f"{name:<8} {n:>10} {secs:>9.1f} {n / secs:>10.0f} {peak:>12.0f}")

@@ -75,7 +75,7 @@ from cardbenefits.engine import (
     evaluate_group,
 )
 from cardbenefits.engine import progress as ladder_progress
-from cardbenefits.engine.batch import BatchEvaluator, ProgrammeTotals
+from cardbenefits.engine.batch import BatchEvaluator, FrameRows, ProgrammeTotals
 from cardbenefits.errors import (
     CardBenefitsError,
     CatalogError,
@@ -193,8 +193,10 @@ from cardbenefits.segments import (
     LifecycleStage,
     RFMAccumulator,
     RFMCutoffs,
+    SegmentedCustomers,
     lifecycle_stage,
     score_by_quantiles,
+    segment_customers,
 )
 from cardbenefits.simulate.columnar import EventChunk, TransactionColumns, iter_chunks
 from cardbenefits.simulate.fast import chunks_of, run_columnar
@@ -271,6 +273,7 @@ __all__ = [
     "FixedReward",
     "FixedWindow",
     "Follow",
+    "FrameRows",
     "FunnelCampaign",
     "FunnelDecision",
     "FunnelMetrics",
@@ -326,6 +329,7 @@ __all__ = [
     "RuleSyntaxError",
     "RuleTypeError",
     "SQLiteLedger",
+    "SegmentedCustomers",
     "Simulation",
     "SimulationResult",
     "StackingRules",
@@ -402,6 +406,7 @@ __all__ = [
     "run_columnar",
     "run_draw",
     "score_by_quantiles",
+    "segment_customers",
     "stacking_rules",
     "to_local",
     "write_report",
