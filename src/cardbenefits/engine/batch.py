@@ -425,7 +425,9 @@ class BatchEvaluator:
         self._horizon_us = horizon // _dt.timedelta(microseconds=1) if horizon is not None else 1 << 62
         self._prune_floor = self._prune_at = 1 << 16  # prune when this many are recorded
         self.customers = customers
-        self.totals: dict[str, ProgrammeTotals] = {p.id: ProgrammeTotals() for p in engine.programmes}
+        self._totals: dict[str, ProgrammeTotals] = {p.id: ProgrammeTotals() for p in engine.programmes}
+        # customers reached column-wise, per programme: unique ids per chunk, merged when read
+        self._reached: dict[str, list[Any]] = {}
         self.forgotten = 0
         """Transactions forgotten past the horizon."""
         self.refunds: dict[str, Decimal] = {}
@@ -434,19 +436,19 @@ class BatchEvaluator:
         # transactions something was recorded for (grant or counted spend): customer, amount, currency
         self._recorded: dict[str, tuple[str, Decimal, str, int]] = {}
         # per programme, per transaction: the entries a refund reads (limits or period flooring)
-        self._claims: dict[str, dict[str, _Claim]] = {pid: {} for pid in self.totals}
+        self._claims: dict[str, dict[str, _Claim]] = {pid: {} for pid in self._totals}
         # per programme without counters: granted, and clawed back so far, per transaction
         # (granted, customer, amount, currency, at): the original's record travels with the grant
         self._granted: dict[str, dict[str, tuple[Decimal, str, Decimal, str, int]]] = {
-            pid: {} for pid in self.totals
+            pid: {} for pid in self._totals
         }
-        self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self.totals}
+        self._clawed: dict[str, dict[str, Decimal]] = {pid: {} for pid in self._totals}
         self._bases = {c.base for c in engine._plans.values() if c.reward_code == _BONUS}
         self._canon: dict[str, dict[Decimal, Decimal]] = {}
         free = [c.id for c in engine._all if not c.limits and c.reward_code != _ACCRUE_PERIOD]
         self._free_stores = [self._granted[pid] for pid in free]
         for plan in engine._ladder_plans:
-            self.totals[plan.id] = ProgrammeTotals()
+            self._totals[plan.id] = ProgrammeTotals()
         self._ladder_claims: dict[str, dict[str, _LadderClaim]] = {p.id: {} for p in engine._ladder_plans}
         # (ladder, tier, customer, card) -> the positive charges of the tier's latest grant
         self._tier_grants: dict[tuple[str, str, str, str], list[tuple[str, Decimal]]] = {}
@@ -461,9 +463,20 @@ class BatchEvaluator:
         # the vectorized path (FrameRows): ladder windows as frames, and per
         # chunk the rows programmes granted column-wise (a refund faults its original's record in)
         self._window_frames: dict[str, Any] = {}
+        self._known: Any = None  # the customers' ids, a polars frame
         self._kept: list[Any] = []
 
     # -- state ---------------------------------------------------------------------------------
+    @property
+    def totals(self) -> dict[str, ProgrammeTotals]:
+        """What each programme and ladder did so far, by id (:class:`ProgrammeTotals`)."""
+        if self._reached:
+            pl = polars()
+            for pid, parts in self._reached.items():
+                self._totals[pid].customers.update(pl.concat(parts).unique().to_list())
+            self._reached.clear()
+        return self._totals
+
     def usage(self, counter: str) -> Decimal:
         """A counter's value, as the ledger would hold it."""
         return self._usage.get(counter, _ZERO)
@@ -600,10 +613,12 @@ class BatchEvaluator:
         n = int(frame.height)
         if not n:
             return
-        known = self.customers.keys()  # a plain view even of lazily built customers
-        strangers = [c for c in frame.get_column("customer_id").unique().to_list() if c not in known]
-        if strangers:
-            unknown = frame.get_column("customer_id").is_in(strangers)
+        if self._known is None:
+            ids = list(self.customers)
+            self._known = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
+        strangers = frame.select("customer_id").join(self._known, on="customer_id", how="anti")
+        if strangers.height:
+            unknown = frame.get_column("customer_id").is_in(strangers.get_column("customer_id").implode())
             first = int(unknown.arg_true()[0])
             if first:
                 self._run_frame(rows.slice(0, first))
@@ -673,7 +688,7 @@ class BatchEvaluator:
         """:meth:`_qualify` as polars expressions: the mask of qualifying rows, refusals counted."""
         pl = polars()
         col = pl.col
-        refusals = self.totals[c.id].refusals
+        refusals = self._totals[c.id].refusals
         silent = col("kind").is_in([str(k) for k in c.kinds])
         if c.mccs is not None:
             silent = silent & col("mcc").is_in(sorted(c.mccs))
@@ -747,7 +762,7 @@ class BatchEvaluator:
         pl = polars()
         col = pl.col
         pid = c.id
-        totals = self.totals[pid]
+        totals = self._totals[pid]
         mask = self._qualify_frame(c, work, cells, buys, True)
         accrual: Any = c.reward if c.reward_code == _ACCRUE else None
         if accrual is not None:
@@ -765,7 +780,7 @@ class BatchEvaluator:
             day = "posted_day" if c.posting else "day"
             rows = work.filter(granted)
             totals.grants += earned
-            totals.customers.update(rows.get_column("customer_id").unique().to_list())
+            self._reached.setdefault(pid, []).append(rows.get_column("customer_id").unique())
             if accrual is not None:
                 per_day = rows.select(day, judged.filter(granted).get_column("q").alias("q"))
                 sums = per_day.group_by(day, maintain_order=True).agg(col("q").sum())
@@ -967,7 +982,7 @@ class BatchEvaluator:
         ``by_mcc`` (purchase rows per MCC, in row order) lets a programme of designated MCCs
         visit only their rows.
         """
-        refusals = self.totals[c.id].refusals
+        refusals = self._totals[c.id].refusals
         kinds, mccs, channels = rows.kind, rows.mcc, rows.channel
         kinds_ok = c.kinds
         # the trigger index: rows whose kind, MCC and channel cannot match never meet c
@@ -1055,7 +1070,7 @@ class BatchEvaluator:
     ) -> None:
         """A programme without limits or period flooring: grants column-wise, then its clawbacks."""
         pid = c.id
-        totals = self.totals[pid]
+        totals = self._totals[pid]
         earned = self._earned(c, rows, found, base_rows.get(c.base, {}) if c.reward_code == _BONUS else {})
         granted = [(i, e) for i, e in zip(found, earned, strict=True) if e > 0]
         if len(granted) != len(found):
@@ -1125,7 +1140,7 @@ class BatchEvaluator:
                     self._count_claw(c, claw, c.unit_cost, rows.day[r.row])
 
     def _count_claw(self, c: _Plan, claw: Decimal, unit_cost: Decimal, day: str) -> None:
-        totals = self.totals[c.id]
+        totals = self._totals[c.id]
         totals.clawbacks += 1
         asset = c.asset
         totals.quantity[asset] = totals.quantity.get(asset, _ZERO) - claw
@@ -1159,7 +1174,7 @@ class BatchEvaluator:
             or (first.measure == _M_COST and c.unit_cost == 0)
         ):
             first = None
-        usage, refusals = self._usage, self.totals[pid].refusals
+        usage, refusals = self._usage, self._totals[pid].refusals
         days = rows.posted_day if c.posting else rows.day
         spent_code = f"{first.kind}:{first.limit.id}" if first is not None else ""
         b, r, n_buys, n_refunds = 0, 0, len(found), len(refunds)
@@ -1215,7 +1230,7 @@ class BatchEvaluator:
     ) -> Decimal:
         """:meth:`Engine._run` after the qualifier, for one row: the grant (0 if refused)."""
         pid = c.id
-        totals = self.totals[pid]
+        totals = self._totals[pid]
         amount = rows.amount[i]
         currency = rows.currency[i]
         day = rows.posted_day[i] if c.posting else rows.day[i]
@@ -1420,7 +1435,7 @@ class BatchEvaluator:
         labels = plan._labels(card, anchor, instant, self._local_day(day))
         if not labels:
             return
-        totals = self.totals[plan.id]
+        totals = self._totals[plan.id]
         if ladder.eligibility is not None and not ladder.eligibility.evaluate(
             self._record(customer, card), instant
         ):
@@ -1513,7 +1528,7 @@ class BatchEvaluator:
         asset, quantity, _currency = clawback_of(reward)
         if quantity <= 0:
             return
-        totals = self.totals[plan.id]
+        totals = self._totals[plan.id]
         totals.clawbacks += 1
         totals.quantity[asset] = totals.quantity.get(asset, _ZERO) - quantity
         cost = self._tier_cost(plan.id, tier, asset, quantity)

@@ -99,6 +99,8 @@ class _Run:
         self.last: _dt.datetime | None = None
         self.done = 0
         self.as_us = 0
+        self.known: Any = None  # the customers' ids, a polars frame
+        self.active: list[Any] = []  # per chunk: the customers of its batch-decided rows
 
     def start(self, chunk: EventChunk) -> Replay:
         """The first chunk fixes ``as_of`` (default: the first event's instant, as the replay does)."""
@@ -236,13 +238,15 @@ class _Run:
 
     def _batch(self, cols: TransactionColumns, h: int, n: int, replay: Replay) -> None:
         batch = self.segmented(replay)
+        pl = _polars()
         rows = cols if h == 0 else cols.slice(h, n)
         customers = rows.frame.get_column("customer_id")
-        active = customers.unique().to_list()
-        known = replay.people.keys()
-        strangers = [cid for cid in active if cid not in known]
-        if strangers:
-            i = int(customers.is_in(strangers).arg_true()[0])
+        if self.known is None:
+            self.known = pl.DataFrame({"customer_id": list(replay.people)}, schema={"customer_id": pl.String})
+        active = customers.unique()
+        strangers = active.to_frame().join(self.known, on="customer_id", how="anti")
+        if strangers.height:
+            i = int(customers.is_in(strangers.get_column("customer_id").implode()).arg_true()[0])
             raise SimulationError(f"event {rows.frame['id'][i]} names an unknown customer",
                                   path="transaction.customer_id", value=customers[i])  # fmt: skip
         try:
@@ -250,13 +254,17 @@ class _Run:
         except CardBenefitsError as exc:
             event_id = (exc.path or "").split(".", 1)[0]
             raise SimulationError(f"event {event_id}: {exc}", path=exc.path, value=exc.value) from exc
-        replay.metrics.on_events("transaction", n - h, active)
+        replay.metrics.on_events("transaction", n - h, ())
+        self.active.append(active)  # the customers are counted once, at the end
 
     def finish(self) -> SimulationResult:
         replay = self.replay
         if replay is None:  # an empty stream
             return Replay(self.seq, self.customers, None, report=self.engine).finish()
         batch = self.batch
+        if self.active:
+            ids = _polars().concat(self.active).unique().to_list()
+            replay.metrics.on_events("transaction", 0, ids)
         if batch is not None:
             metrics = replay.metrics
             for pid, totals in batch.totals.items():
