@@ -42,7 +42,7 @@ import io as _io
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -112,6 +112,33 @@ _JSON_KIND: Final = _json_pattern(f'(?:"type"{_WS}:{_WS}{_VALUE}{_WS},{_WS})?"id
 _NON_BLANK: Final = r"[^\s\x1c-\x1f]"
 _MCC: Final = r"^[0-9]{4}$"
 _AMOUNT: Final = r"^[0-9]{1,15}(?:\.[0-9]{1,8})?$"
+
+
+def _amount_pattern(digits: int) -> str:
+    r"""One regex for an amount of a currency with ``digits`` places that the object path reads
+    as positive: :data:`_AMOUNT`, a non-zero digit, and zeros only past ``digits`` places.
+
+    (A pass of polars' regex over a column costs more than the pattern: one pass, not three.)
+
+    >>> import re
+    >>> [bool(re.fullmatch(_amount_pattern(2)[1:-1], t)) for t in ("0.50", "1.500", "0.00", "1.005", "5.")]
+    [True, True, False, False, False]
+    """
+    whole = "|".join(f"{'0' * k}[1-9]" + (f"[0-9]{{0,{14 - k}}}" if k < 14 else "") for k in range(15))
+    if digits >= 8:
+        places = "[0-9]{1,8}"
+        nonzero = "|".join(f"{'0' * j}[1-9][0-9]{{0,{7 - j}}}" for j in range(8))
+    elif digits == 0:
+        return rf"^(?:{whole})(?:\.0{{1,8}})?$"
+    else:
+        places = f"[0-9]{{1,{digits}}}|[0-9]{{{digits}}}0{{1,{8 - digits}}}"
+        nonzero = "|".join(
+            f"{'0' * j}[1-9](?:[0-9]{{0,{digits - 1 - j}}}|[0-9]{{{digits - 1 - j}}}0{{1,{8 - digits}}})"
+            for j in range(digits)
+        )
+    return rf"^(?:(?:{whole})(?:\.(?:{places}))?|0{{1,15}}\.(?:{nonzero}))$"
+
+
 # Instants in a shape pendulum reads the same: years 1900-2999, seconds < 60, whole offsets.
 _INSTANT: Final = (
     r"^(?:19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -152,6 +179,27 @@ def _instant_text(us: int, code: int) -> str:
 
 def _polars() -> Any:
     return optional_module("polars", "columnar reading", "polars")
+
+
+@cache
+def _engine() -> dict[str, str]:
+    """``collect`` arguments choosing polars' in-memory engine, where this polars has it.
+
+    Its results keep one chunk per column; the streaming engine (the default of recent polars
+    for eager calls) cuts them into morsels that differ between columns, and every later eager
+    operation on such a frame copies its columns to realign them.
+    """
+    try:
+        _polars().LazyFrame().collect(engine="in-memory")
+    except Exception:  # pragma: no cover - polars before the engine choice
+        return {}
+    return {"engine": "in-memory"}
+
+
+def _collect(frame: Any) -> pl.DataFrame:
+    """A LazyFrame collected by :func:`_engine`'s engine."""
+    result: pl.DataFrame = frame.collect(**_engine())
+    return result
 
 
 # -- public values ----------------------------------------------------------------------------
@@ -582,14 +630,75 @@ def _csv_row(names: list[str], texts: Any) -> Callable[[int], dict[Any, Any] | N
     return row
 
 
-def _parquet_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
+_PARQUET_BATCH: Final = 65536  # rows per pyarrow record batch
+_PARQUET_BLOCK: Final = 262144  # rows per block read by polars (fewer, larger polars passes)
+
+
+def _text_columns(parquet: Any) -> bool:
+    """Whether every column of ``parquet`` (a ``pyarrow.parquet.ParquetFile``) holds text or
+    nulls, under distinct names: polars then reads the same values as pyarrow."""
+    types = optional_module("pyarrow.types", "reading or writing Parquet", "parquet")
+    text = (types.is_string, types.is_large_string, getattr(types, "is_string_view", types.is_string))
+    schema = parquet.schema_arrow
+    names = list(schema.names)
+    return (
+        bool(names)
+        and len(set(names)) == len(names)
+        and all(types.is_null(t) or any(is_text(t) for is_text in text) for t in schema.types)
+    )
+
+
+def _polars_block(path: Path, start: int) -> pl.DataFrame:
+    """The block of a Parquet file from row ``start``, read by polars, one chunk a column."""
+    scan = _polars().scan_parquet(path, glob=False, hive_partitioning=False)
+    frame = _collect(scan.slice(start, _PARQUET_BLOCK))
+    if max(frame.n_chunks("all")) > 1:  # a block over several row groups
+        frame = frame.rechunk()
+    return frame
+
+
+def _parquet_frames(path: Path) -> Iterator[tuple[pl.DataFrame, Callable[[int], dict[Any, Any] | None]]]:
+    """Record batches of a Parquet file as frames, with the raw record of a row as pyarrow gives it.
+
+    A file of text columns is read by polars (several times faster than pyarrow and a
+    conversion); anything else, or anything polars refuses, by pyarrow from that row on, so
+    values and errors are pyarrow's.
+    """
     pl = _polars()
     pq = optional_module("pyarrow.parquet", "reading or writing Parquet", "parquet")
-    first = 1
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+    parquet = pq.ParquetFile(path)
+    start = 0
+    if _text_columns(parquet):
+        rows = int(parquet.metadata.num_rows)
+        while start < rows:
+            try:
+                frame = _polars_block(path, start)
+            except (Exception, pl.exceptions.PanicException):  # pyarrow reads it, or raises its error
+                break
+            if not frame.height or any(dtype not in (pl.String, pl.Null) for dtype in frame.dtypes):
+                break  # pragma: no cover - defensive: pyarrow's schema said text
+            yield frame, _frame_row(frame)
+            start += frame.height
+        else:
+            return
+    skip = start  # rows polars gave already
+    for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        if skip:
+            batch, skip = batch.slice(skip), 0
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        odd = pl.lit(False)
+        yield frame, _arrow_row(batch)
+
+
+def _parquet_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
+    pl = _polars()
+    first = 1
+    for frame, row in _parquet_frames(path):
+        height = int(frame.height)
+        odd: Any = None
         strings: list[str] = []
         for name, dtype in frame.schema.items():
             if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
@@ -598,30 +707,30 @@ def _parquet_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
             if name in _ALLOWED and dtype in (pl.String, pl.Null):
                 strings.append(name)
             else:
-                odd = odd | pl.col(name).is_not_null()
-        fast = ~odd
-        typed = "type" in strings
-        if mixed:
-            fast = fast & (pl.col("type") == "transaction").fill_null(False) if typed else pl.lit(False)
-        frame = frame.with_columns(
-            (pl.int_range(0, pl.len()) + first).alias("__line"),
-            pl.int_range(0, pl.len()).alias("__idx"),
-            fast.alias("fast"),
-        )
-        if mixed and typed:  # customer rows are skipped, as the object reader does
-            frame = frame.filter((pl.col("type") != "customer").fill_null(True))
+                odd = pl.col(name).is_not_null() if odd is None else odd | pl.col(name).is_not_null()
         cast = [
             (pl.col(name).cast(pl.String) if name in strings else pl.lit(None, pl.String)).alias(name)
             for name in _FIELDS
         ]
+        index = [
+            (pl.int_range(0, pl.len()) + first).alias("__line"),
+            pl.int_range(0, pl.len()).alias("__idx"),
+        ]
+        if odd is None and not mixed:  # every row is a candidate: no filtering
+            yield _Block(_collect(frame.lazy().select(*index, *cast)), [], row)
+            first += height
+            continue
+        fast = pl.lit(True) if odd is None else ~odd
+        typed = "type" in strings
+        if mixed:
+            fast = fast & (pl.col("type") == "transaction").fill_null(False) if typed else pl.lit(False)
+        frame = frame.with_columns(*index, fast.alias("fast"))
+        if mixed and typed:  # customer rows are skipped, as the object reader does
+            frame = frame.filter((pl.col("type") != "customer").fill_null(True))
         cand = frame.filter(pl.col("fast")).select("__line", "__idx", *cast)
         slow = frame.filter(~pl.col("fast"))
-        yield _Block(
-            cand,
-            list(zip(slow["__line"].to_list(), slow["__idx"].to_list(), strict=True)),
-            _arrow_row(batch),
-        )
-        first += batch.num_rows
+        yield _Block(cand, list(zip(slow["__line"].to_list(), slow["__idx"].to_list(), strict=True)), row)
+        first += height
 
 
 def _arrow_row(batch: Any) -> Callable[[int], dict[Any, Any] | None]:
@@ -632,9 +741,21 @@ def _arrow_row(batch: Any) -> Callable[[int], dict[Any, Any] | None]:
     return row
 
 
+def _frame_row(frame: pl.DataFrame) -> Callable[[int], dict[Any, Any] | None]:
+    def row(idx: int) -> dict[Any, Any] | None:
+        return {k: v for k, v in frame.row(idx, named=True).items() if v is not None}
+
+    return row
+
+
 # -- the transaction file: vectorized checks, object path, order -------------------------------
 _CHANNEL_VALUES: Final = [c.value for c in Channel]
 _KIND_VALUES: Final = [k.value for k in TransactionKind]
+_ID_COLUMNS: Final = ("id", "customer_id", "card_id", "merchant_id")
+_OPTIONAL_IDS: Final = ("refund_of", "region", "device_id")
+_DAY_US: Final = 86_400_000_000
+# local days spanned by a block past which day names are formatted row by row
+_DAY_SPAN: Final = 4096
 
 
 def _minor_digits(currency: str) -> int | None:
@@ -648,6 +769,36 @@ def _minor_digits(currency: str) -> int | None:
     from babel.numbers import get_currency_precision
 
     return int(get_currency_precision(currency))
+
+
+def _present(name: str) -> Any:
+    c = _polars().col
+    return c(name).is_not_null() & (c(name) != "")
+
+
+def _printable_start(name: str) -> Any:
+    """The cell starts with printable ASCII other than a space: Python's strip() leaves it
+    non-empty (a cheap sufficient test for :data:`_NON_BLANK`; bytes compare in order)."""
+    c = _polars().col
+    return (c(name) >= "!") & (c(name) < "\x7f")
+
+
+def _tail(text: str | None) -> str | None:
+    """The offset text an instant ends with (``Z`` or its last six characters)."""
+    if text is None:
+        return None
+    return "Z" if text.endswith("Z") else text[-6:]
+
+
+@attrs.frozen
+class _Plan:
+    """What a block's probe found: which checks every row passes cheaply, and shared values."""
+
+    ids: frozenset[str]  # id columns whose every cell starts printable (no regex needed)
+    currency: str | None  # the block's one currency (None: several)
+    tail: str | None  # the offset text every instant ends with (None: several or unread)
+    at_dot: bool  # some transacted_at has a '.'
+    posted_dot: bool
 
 
 class _TransactionFile:
@@ -679,29 +830,88 @@ class _TransactionFile:
             yield self._part(block)
 
     # vectorized checks: exactly the rows facts' fast path (or its general path) accepts
-    def _checked(self, cand: pl.DataFrame) -> pl.DataFrame:
+    def _probe(self, cand: pl.DataFrame) -> _Plan:
+        """One pass of cheap aggregates deciding which checks need their full expression."""
         pl = _polars()
         c = pl.col
+        first = cand.row(0, named=True)
+        currency = first["currency"] if first["currency"] not in (None, "") else DEFAULT_CURRENCY
+        tail = _tail(first["transacted_at"])
+        if tail is not None and _offset_code(tail) is None:
+            tail = None
+        at, posted = c("transacted_at"), c("posted_at")
+        probes = [
+            (
+                pl.when(_present("currency")).then(c("currency")).otherwise(pl.lit(DEFAULT_CURRENCY))
+                == currency
+            )
+            .fill_null(False)
+            .all()
+            .alias("currency"),
+        ]
+        probes += [_printable_start(name).fill_null(False).all().alias(name) for name in _ID_COLUMNS]
+        probes += [
+            (~_present(name) | _printable_start(name)).fill_null(False).all().alias(name)
+            for name in _OPTIONAL_IDS
+        ]
+        if tail is not None:
+            ends = at.str.ends_with(tail) & (~_present("posted_at") | posted.str.ends_with(tail))
+            probes.append(ends.fill_null(False).all().alias("tail"))
+            # every instant is 19 characters and the offset: none has a fraction
+            size = 19 + len(tail)
+            short = (at.str.len_bytes() == size) & (~_present("posted_at") | (posted.str.len_bytes() == size))
+            probes.append(short.fill_null(False).all().alias("short"))
+        found = _collect(cand.lazy().select(probes)).row(0, named=True)
+        if found.get("tail") and found.get("short"):
+            dots = (False, False)
+        else:
+            dots = _collect(
+                cand.lazy().select(
+                    at.str.contains(".", literal=True).any(), posted.str.contains(".", literal=True).any()
+                )
+            ).row(0)
+        return _Plan(
+            ids=frozenset(name for name in (*_ID_COLUMNS, *_OPTIONAL_IDS) if found[name]),
+            currency=currency if found["currency"] else None,
+            tail=tail if found.get("tail") else None,
+            at_dot=bool(dots[0]),
+            posted_dot=bool(dots[1]),
+        )
 
-        def present(name: str) -> Any:
-            return c(name).is_not_null() & (c(name) != "")
-
-        currency = pl.when(present("currency")).then(c("currency")).otherwise(pl.lit(DEFAULT_CURRENCY))
-        cand = cand.with_columns(currency.alias("__currency"))
-        for code in cand["__currency"].unique().to_list():
+    def _amount_check(self, cand: pl.DataFrame, plan: _Plan) -> Any:
+        """The amount is positive, in :data:`_AMOUNT`'s shape, with no more places than its
+        currency allows (trailing zeros aside)."""
+        pl = _polars()
+        c = pl.col
+        codes = [plan.currency] if plan.currency is not None else cand["__currency"].unique().to_list()
+        for code in codes:
             if code not in self.minor:
                 self.minor[code] = _minor_digits(code)
-        minor: Any = pl.lit(False)
+        if plan.currency is not None:
+            digits = self.minor[plan.currency]
+            return pl.lit(False) if digits is None else c("amount").str.contains(_amount_pattern(digits))
+        check: Any = pl.lit(False)
         for code, digits in self.minor.items():
             if digits is not None:
-                unit = rf"^[0-9]+(?:\.[0-9]{{0,{digits}}}0*)?$"
-                minor = pl.when(c("__currency") == code).then(c("amount").str.contains(unit)).otherwise(minor)
-        checks = [
-            c(name).str.contains(_NON_BLANK) for name in ("id", "customer_id", "card_id", "merchant_id")
-        ]
-        checks += [
-            ~present(name) | c(name).str.contains(_NON_BLANK) for name in ("refund_of", "region", "device_id")
-        ]
+                unit = c("amount").str.contains(_amount_pattern(digits))
+                check = pl.when(c("__currency") == code).then(unit).otherwise(check)
+        return check
+
+    def _checked(self, cand: pl.DataFrame) -> pl.DataFrame:
+        """The block's rows as frame columns (:data:`_COLUMNS`), with ``__ok`` (the vectorized
+        path vouches for the row), ``__idx``, and the order key's ``__rank`` and ``__back``
+        (the row's key is below the previous row's)."""
+        pl = _polars()
+        c = pl.col
+        present = _present
+        plan = self._probe(cand)
+        currency = pl.when(present("currency")).then(c("currency")).otherwise(pl.lit(DEFAULT_CURRENCY))
+        if plan.currency is None:
+            cand = cand.with_columns(currency.alias("__currency"))
+            currency = c("__currency")
+        amount = self._amount_check(cand, plan)
+        checks = [c(n).str.contains(_NON_BLANK) for n in _ID_COLUMNS if n not in plan.ids]
+        checks += [~present(n) | c(n).str.contains(_NON_BLANK) for n in _OPTIONAL_IDS if n not in plan.ids]
         undoing = c("kind").is_in(list(_UNDOING))
         checks += [
             c("mcc").str.contains(_MCC),
@@ -710,59 +920,117 @@ class _TransactionFile:
             pl.when(undoing)
             .then(present("refund_of") & (c("refund_of") != c("id")))
             .otherwise(~present("refund_of")),
-            c("amount").str.contains(_AMOUNT) & c("amount").str.contains("[1-9]") & minor,
+            amount,
             c("transacted_at").str.contains(_INSTANT),
             ~present("posted_at") | c("posted_at").str.contains(_INSTANT),
         ]
         ok: Any = pl.lit(True)
         for check in checks:
             ok = ok & check.fill_null(False)
-        parsed = cand.with_columns(
-            ok.alias("__ok"),
-            *self._instant(cand, "transacted_at", "__at"),
-            *self._instant(cand, "posted_at", "__posted"),
-        ).with_columns(
-            pl.col("__posted").fill_null(pl.col("__at")),
-            pl.col("__posted_offset").fill_null(pl.col("__at_offset")),
-        )
-        return parsed.with_columns(
-            (
-                c("__ok")
-                & c("__at").is_not_null()
-                & (~present("posted_at") | (c("__posted").is_not_null() & (c("__posted") >= c("__at"))))
-            )
-            .fill_null(False)
-            .alias("__ok")
-        )
+        at_us, at_code = self._instant(cand, "transacted_at", plan, plan.at_dot)
+        posted_us, posted_code = self._instant(cand, "posted_at", plan, plan.posted_dot)
 
-    def _instant(self, frame: pl.DataFrame, name: str, alias: str) -> list[Any]:
+        def optional(name: str) -> Any:
+            return pl.when(c(name) != "").then(c(name))
+
+        def local_day(us: Any) -> Any:
+            return (
+                pl.when(c("__ok"))
+                .then(us)
+                .cast(pl.Datetime("us", "UTC"))
+                .dt.convert_time_zone(self.timezone)
+                .dt.date()
+                .cast(pl.Int32)
+            )
+
+        at, rank, tid = c("at_us"), c("__rank"), c("id")
+        p_at, p_rank, p_id = at.shift(1), rank.shift(1), tid.shift(1)
+        back = (at < p_at) | ((at == p_at) & ((rank < p_rank) | ((rank == p_rank) & (tid < p_id))))
+        frame = (
+            cand.lazy()
+            .with_columns(
+                ok.alias("__ok"),
+                at_us.alias("at_us"),
+                at_code.alias("_at_offset"),
+                posted_us.alias("__posted"),
+                posted_code.alias("__posted_code"),
+            )
+            .with_columns(
+                (
+                    c("__ok")
+                    & c("at_us").is_not_null()
+                    & (~present("posted_at") | (c("__posted").is_not_null() & (c("__posted") >= c("at_us"))))
+                )
+                .fill_null(False)
+                .alias("__ok"),
+                c("__posted").fill_null(c("at_us")).alias("posted_us"),
+                c("__posted_code").fill_null(c("_at_offset")).alias("_posted_offset"),
+                (undoing.cast(pl.Int64) + 4).alias("__rank"),
+            )
+            .select(
+                c("__line").cast(pl.Int64).alias("line"),
+                "id",
+                "customer_id",
+                "card_id",
+                "merchant_id",
+                "mcc",
+                "channel",
+                "kind",
+                "amount",
+                currency.alias("currency"),
+                optional("refund_of"),
+                "at_us",
+                "posted_us",
+                local_day(c("at_us")).alias("day"),
+                local_day(c("posted_us")).alias("posted_day"),
+                optional("region"),
+                optional("device_id"),
+                "_at_offset",
+                "_posted_offset",
+                pl.lit(None, pl.Int64).alias("_built"),
+                "__ok",
+                "__idx",
+                "__rank",
+                back.fill_null(False).alias("__back"),
+            )
+        )
+        return _day_names(_collect(frame), ("day", "posted_day"))
+
+    def _instant(self, frame: pl.DataFrame, name: str, plan: _Plan, dot: bool) -> tuple[Any, Any]:
         """UTC microseconds and offset code of the instant column ``name`` (null where unread)."""
         pl = _polars()
         text = pl.col(name)
-        tails = frame.select(text.str.slice(-6).unique())[name].to_list()
-        codes = {tail: _offset_code(tail) for tail in tails if tail is not None}
-        code = text.str.slice(-6).replace_strict(codes, default=None, return_dtype=pl.Int64)
+        if plan.tail is not None:
+            code_value = _offset_code(plan.tail)
+            assert code_value is not None
+            code: Any = pl.lit(code_value, pl.Int64)
+            seconds: Any = pl.lit(0 if code_value in (_Z, _MINUS_ZERO) else code_value, pl.Int64)
+        else:
+            tails = _collect(frame.lazy().select(text.str.slice(-6).unique()))[name].to_list()
+            codes = {tail: _offset_code(tail) for tail in tails if tail is not None}
+            code = text.str.slice(-6).replace_strict(codes, default=None, return_dtype=pl.Int64)
+            seconds = pl.when(code.is_in([_Z, _MINUS_ZERO])).then(0).otherwise(code)
         wall = text.str.slice(0, 19).str.to_datetime(_WALL_FORMAT, time_unit="us", strict=False)
         us = wall.dt.epoch("us")
-        if frame.select(text.str.contains(".", literal=True).any()).item():
+        if dot:
             digits = text.str.extract(r"^.{19}\.([0-9]{1,6})", 1).str.pad_end(6, "0")
             us = us + digits.cast(pl.Int64, strict=False).fill_null(0)
-        seconds = pl.when(code.is_in([_Z, _MINUS_ZERO])).then(0).otherwise(code)
-        return [(us - seconds * 1_000_000).alias(alias), code.alias(f"{alias}_offset")]
+        return us - seconds * 1_000_000, code
 
     def _part(self, block: _Block) -> tuple[pl.DataFrame | None, list[Transaction], list[tuple[Key, Event]]]:
         pl = _polars()
         slow = list(block.slow)
         good = None
+        whole = False  # every candidate passed: the frame's __back flags hold for good
         if block.cand is not None and block.cand.height:
             checked = self._checked(block.cand)
-            bad = checked.filter(~pl.col("__ok"))
-            if bad.height:
-                slow += zip(bad["__line"].to_list(), bad["__idx"].to_list(), strict=True)
-                slow.sort()
-                good = checked.filter(pl.col("__ok"))
+            if checked.get_column("__ok").all():
+                good, whole = checked, True
             else:
-                good = checked
+                bad = _collect(checked.lazy().filter(~pl.col("__ok")).select("line", "__idx"))
+                slow += zip(bad["line"].to_list(), bad["__idx"].to_list(), strict=True)
+                slow.sort()
+                good = _collect(checked.lazy().filter(pl.col("__ok")))
         # the object path, in file order, up to its first error
         events: list[tuple[int, Key, Event]] = []
         error: BaseException | None = None
@@ -776,10 +1044,17 @@ class _TransactionFile:
                 break
             if event is not None:
                 events.append((line, event_sort_key(event), event))
-        self._check_order(good, events, error_line if error is not None else None)
+        if whole and not events and error is None and good is not None:
+            self._check_run(good)
+        else:
+            self._check_order(good, events, error_line if error is not None else None)
         if error is not None:
             raise error
-        part = self._columns(good) if good is not None and good.height else None
+        part = (
+            _collect(good.lazy().select(_COLUMNS).cast(_schema()))  # type: ignore[arg-type]
+            if good is not None and good.height
+            else None
+        )
         txn_lines = [line for line, _key, event in events if isinstance(event, Transaction)]
         built = [e for _l, _k, e in events if isinstance(e, Transaction)]
         if txn_lines:
@@ -790,20 +1065,42 @@ class _TransactionFile:
         ]
         return part, built, others
 
+    def _order_error(self, line: int, tid: str) -> EventOrderError:
+        return EventOrderError(
+            "events must be sorted by event time in each file (sort the file first)",
+            path=f"{self.path}:{line}",
+            value=tid,
+        )
+
+    def _check_run(self, good: pl.DataFrame) -> None:
+        """:meth:`_check_order` of a block whose rows all passed: its ``__back`` flags say it."""
+        first = tuple(good.get_column(name)[0] for name in ("line", "at_us", "__rank", "id"))
+        if self.last is not None and first[1:] < self.last:
+            raise self._order_error(first[0], first[3])
+        back = good.get_column("__back")
+        if back.any():
+            i = int(back.arg_true()[0])
+            raise self._order_error(good.get_column("line")[i], good.get_column("id")[i])
+        end = good.height - 1
+        self.last = (
+            good.get_column("at_us")[end],
+            good.get_column("__rank")[end],
+            good.get_column("id")[end],
+        )
+
     def _check_order(
         self, good: pl.DataFrame | None, events: list[tuple[int, Key, Event]], before: int | None
     ) -> None:
         """Raise EventOrderError at the first row whose key is below the previous row's."""
         pl = _polars()
-        kind_rank = pl.col("kind").replace_strict(_KIND_RANK, default=0, return_dtype=pl.Int64)
         frames = []
         if good is not None and good.height:
             frames.append(
                 good.select(
-                    pl.col("__line").cast(pl.Int64),
-                    pl.col("__at").alias("at"),
-                    (kind_rank + 4).alias("rank"),
-                    pl.col("id"),
+                    pl.col("line").alias("__line"),
+                    pl.col("at_us").alias("at"),
+                    pl.col("__rank").alias("rank"),
+                    "id",
                 )
             )
         if events:
@@ -820,7 +1117,7 @@ class _TransactionFile:
             )
         if not frames:
             return
-        seq = pl.concat(frames) if len(frames) == 1 else pl.concat(frames).sort("__line")
+        seq = frames[0] if len(frames) == 1 else pl.concat(frames).sort("__line")
         if before is not None:
             seq = seq.filter(pl.col("__line") < before)
         if not seq.height:
@@ -836,44 +1133,31 @@ class _TransactionFile:
         )
         wrong = seq.filter(back.fill_null(False))
         if wrong.height:
-            raise EventOrderError(
-                "events must be sorted by event time in each file (sort the file first)",
-                path=f"{self.path}:{wrong['__line'][0]}",
-                value=wrong["id"][0],
-            )
+            raise self._order_error(wrong["__line"][0], wrong["id"][0])
         last = seq.row(seq.height - 1)
         self.last = (last[1], last[2], last[3])
 
-    def _columns(self, good: pl.DataFrame) -> pl.DataFrame:
-        pl = _polars()
-        c = pl.col
-        tz = self.timezone
 
-        def optional(name: str) -> Any:
-            return pl.when(c(name) != "").then(c(name))
+def _day_names(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """Replace the local-date columns ``names`` (days since 1970, Int32) by ``YYYY-MM-DD`` text.
 
-        return good.select(
-            c("__line").cast(pl.Int64).alias("line"),
-            "id",
-            "customer_id",
-            "card_id",
-            "merchant_id",
-            "mcc",
-            "channel",
-            "kind",
-            "amount",
-            c("__currency").alias("currency"),
-            optional("refund_of"),
-            c("__at").alias("at_us"),
-            c("__posted").alias("posted_us"),
-            _day(c("__at"), tz).alias("day"),
-            _day(c("__posted"), tz).alias("posted_day"),
-            optional("region"),
-            optional("device_id"),
-            c("__at_offset").alias("_at_offset"),
-            c("__posted_offset").alias("_posted_offset"),
-            pl.lit(None, pl.Int64).alias("_built"),
-        ).cast(_schema())  # type: ignore[arg-type]
+    A block spans few days: each distinct day is formatted once and gathered by index.
+    """
+    pl = _polars()
+    c = pl.col
+    lazy = frame.lazy()
+    lo, hi = _collect(
+        lazy.select(
+            pl.min_horizontal(*(c(n).min() for n in names)).alias("lo"),
+            pl.max_horizontal(*(c(n).max() for n in names)).alias("hi"),
+        )
+    ).row(0)
+    if lo is None:
+        return _collect(lazy.with_columns(pl.lit(None, pl.String).alias(n) for n in names))
+    if hi - lo > _DAY_SPAN:
+        return _collect(lazy.with_columns(c(n).cast(pl.Date).dt.strftime("%Y-%m-%d") for n in names))
+    text = pl.int_range(lo, hi + 1, eager=True, dtype=pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    return _collect(lazy.with_columns(pl.lit(text).gather(c(n) - lo).alias(n) for n in names))
 
 
 def _day(us: Any, timezone: str) -> Any:
