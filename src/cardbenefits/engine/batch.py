@@ -1204,7 +1204,10 @@ class BatchEvaluator:
                         # spent for good until a refund of a purchase it granted releases it
                         stop = next((x.row for x in refunds[r:] if x.tid in claims), None)
                         end = bisect.bisect_left(found, stop, b) if stop is not None else n_buys
-                    rewarded = sum(1 for q in earned[b:end] if q > 0)
+                    if c.reward_code == _FIXED:  # every row earns the same
+                        rewarded = end - b if c.fixed > 0 else 0
+                    else:
+                        rewarded = sum(1 for q in earned[b:end] if q > 0)
                     if rewarded:
                         refusals[spent_code] += rewarded
                     if end - b - rewarded:
