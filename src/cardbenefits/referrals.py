@@ -50,7 +50,7 @@ import enum
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property
 
 import attrs
 
@@ -131,15 +131,21 @@ class ReferralReward:
 
     def label(self, locale: str) -> str:
         """``¥20.00 cashback`` / ``500 points`` (the asset name is kept as is)."""
-        return _reward_label(self, locale)
+        # Every rewarded referral names its rewards in both locales: each is formatted once.
+        return self._label_zh if locale.lower().startswith("zh") else self._label_en
 
+    @cached_property
+    def _label_zh(self) -> str:
+        return self._label("zh_CN")
 
-@lru_cache(maxsize=256)
-def _reward_label(reward: ReferralReward, locale: str) -> str:
-    # Every rewarded referral names its rewards in both locales; formatting money is slow.
-    if reward.amount is not None:
-        return f"{render_money(reward.amount, locale)} {reward.asset}"
-    return f"{reward.units.normalize():f} {reward.asset}"
+    @cached_property
+    def _label_en(self) -> str:
+        return self._label("en")
+
+    def _label(self, locale: str) -> str:
+        if self.amount is not None:
+            return f"{render_money(self.amount, locale)} {self.asset}"
+        return f"{self.units.normalize():f} {self.asset}"
 
 
 def _check_id(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:

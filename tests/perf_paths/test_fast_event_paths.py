@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardbenefits.coupons.coupon import Coupon
 from cardbenefits.coupons.pools import CouponPool
-from cardbenefits.coupons.templates import Validity
+from cardbenefits.coupons.templates import CouponTemplate, InstantDiscount, Validity
 from cardbenefits.coupons.wallet import _instant
-from cardbenefits.errors import LedgerError, PeriodError
+from cardbenefits.errors import FactError, LedgerError, PeriodError
 from cardbenefits.facts import CardHolding, Customer, customer_record
 from cardbenefits.funnel.campaign import FunnelCampaign, Prize, PrizePool
 from cardbenefits.funnel.decide import Entrant, lazy_record
@@ -130,12 +131,26 @@ def test_amended_refuses_what_evolve_refuses(changes: dict[str, object]) -> None
     assert (fast.value.path, fast.value.value) == (slow.value.path, slow.value.value)
 
 
+def test_batches_of_other_entry_types_are_refused_as_before() -> None:
+    @attrs.frozen
+    class Other:
+        entry_id: str = ""
+
+    with pytest.raises(LedgerError) as err:
+        EntryBatch.of("k", [Other()])  # type: ignore[list-item]
+    assert err.value.path == "entries[0]"
+    with pytest.raises(LedgerError) as err:
+        EntryBatch.of(" k", [])
+    assert err.value.path == "idempotency_key"
+
+
 def test_batches_number_entries_as_before() -> None:
     at = pendulum.datetime(2026, 11, 5, 10, tz="Asia/Shanghai")
     numbered = attrs.evolve(_entry(at), entry_id="k#0")
     batch = EntryBatch.of("k", [numbered, _entry(at), attrs.evolve(_entry(at), entry_id="other#0")])
     assert batch.entries[0] is numbered  # already numbered: not copied
     assert batch.entries == tuple(attrs.evolve(_entry(at), entry_id=f"k#{i}") for i in range(3))
+    assert batch == EntryBatch("k", batch.entries)
 
 
 @settings(max_examples=200, deadline=None)
@@ -165,6 +180,43 @@ def test_relative_validity_refuses_an_unknown_zone_as_before() -> None:
     with pytest.raises(PeriodError) as fast:
         Validity(days=7).window(at, "Mars/Olympus")
     assert str(fast.value) == str(slow.value)
+
+
+def _issue_both_ways(template: CouponTemplate, at: dt.datetime, coupon_id: str) -> tuple[object, object]:
+    """``(Coupon.issue(...), the constructor's coupon)``, each an exception when it raises."""
+    outcomes: list[object] = []
+    tz = template.timezone
+    for build in (
+        lambda: Coupon.issue(template, coupon_id=coupon_id, customer_id="cust", at=at, pool_id="pool"),
+        lambda: Coupon(coupon_id, template, "cust", at, *template.validity.window(at, tz), "pool"),
+    ):
+        try:
+            outcomes.append(build())
+        except FactError as err:
+            outcomes.append((type(err), err.path, err.value))
+    return outcomes[0], outcomes[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(instants(), st.integers(1, 30), st.sampled_from(ZONES), st.integers(-3, 3), st.sampled_from(["c", ""]))
+def test_issued_coupons_are_what_the_constructor_builds(
+    at: dt.datetime, days: int, tz: str, ends_in_days: int, coupon_id: str
+) -> None:
+    ends = pendulum.instance(at).add(days=ends_in_days)
+    template = CouponTemplate(id="t", name="t", effect=InstantDiscount(Money.of(5)), timezone=tz,
+                              validity=Validity(days=days, ends_at=ends))  # fmt: skip
+    fast, slow = _issue_both_ways(template, at, coupon_id)
+    assert fast == slow
+    if isinstance(fast, Coupon) and isinstance(slow, Coupon):
+        shown = (fast.issued_at, fast.valid_from, fast.valid_until)
+        assert repr(shown) == repr((slow.issued_at, slow.valid_from, slow.valid_until))
+
+
+def test_coupons_refuse_a_naive_issue_time_as_before() -> None:
+    template = CouponTemplate(id="t", name="t", effect=InstantDiscount(Money.of(5)))
+    with pytest.raises(PeriodError) as err:
+        Coupon.issue(template, coupon_id="c1", customer_id="cust", at=dt.datetime(2026, 11, 5))
+    assert err.value.path == "issued_at"
 
 
 @settings(max_examples=300, deadline=None)

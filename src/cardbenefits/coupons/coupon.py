@@ -71,8 +71,18 @@ class Coupon:
         pool_id: str | None = None,
     ) -> Coupon:
         """A coupon of ``template`` issued at ``at``, with the validity the template states."""
-        start, end = template.validity.window(at, template.timezone)
-        return cls(coupon_id, template, customer_id, at, start, end, pool_id)
+        issued = _issued_at(at)
+        start, end = template.validity.window(issued, template.timezone)
+        # What cls(...) builds: its converters would return these aware pendulum instants as
+        # they are, so only the checks of __attrs_post_init__ are left to run (every draw and
+        # coupon reward issues one).
+        coupon = _new(cls)
+        for setter, value in zip(
+            _SETTERS, (coupon_id, template, customer_id, issued, start, end, pool_id), strict=True
+        ):
+            setter(coupon, value)
+        coupon.__attrs_post_init__()
+        return coupon
 
     @property
     def template_id(self) -> str:
@@ -83,3 +93,7 @@ class Coupon:
         """Whether ``at`` lies in the validity period (usage windows not considered)."""
         instant = ensure_aware(at)
         return self.valid_from <= instant < self.valid_until
+
+
+_new = object.__new__
+_SETTERS = tuple(Coupon.__dict__[field.name].__set__ for field in attrs.fields(Coupon))

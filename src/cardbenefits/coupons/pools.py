@@ -107,4 +107,10 @@ class CouponPool:
             (f"cap:{self.id}:{customer_id}:{day}", self.per_customer_daily),
         )
         # Unlimited counters are still counted, for monitoring (运行监测).
-        return tuple(Charge(counter, 1, limit) for counter, limit in pairs)
+        return tuple(_charge(counter, limit) for counter, limit in pairs)
+
+
+@lru_cache(maxsize=4096)
+def _charge(counter: str, limit: int | None) -> Charge:
+    # One issue of a pool's coupon: the same stock counters (and the day's) issue after issue.
+    return Charge(counter, 1, limit)

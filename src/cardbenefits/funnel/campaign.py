@@ -40,7 +40,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -326,6 +326,17 @@ class FunnelCampaign:
         # its cached ISO label is what strftime writes from year 1000 on.
         local = _calendar(self.zone).day(at)
         return local.label if local.date.year >= 1000 else local.date.strftime("%Y-%m-%d")
+
+    @cached_property
+    def day_span(self) -> tuple[str, str]:
+        """The campaign-zone days of ``starts_at`` and ``ends_at`` (named by refusals outside the window).
+
+        >>> c = FunnelCampaign("c", "c", seed="s", pool=PrizePool("p", [Prize("a", "a", coupon_template="a",
+        ...     weight=1)]), starts_at=pendulum.datetime(2026, 1, 1), ends_at=pendulum.datetime(2027, 1, 1))
+        >>> c.day_span
+        ('2026-01-01', '2027-01-01')
+        """
+        return self.day(self.starts_at), self.day(self.ends_at)
 
     def label(self, locale: str) -> str:
         """The campaign name in ``locale``."""

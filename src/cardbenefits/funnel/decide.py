@@ -373,12 +373,13 @@ def _gate(
 ) -> Reason | None:
     """The first reason the event cannot proceed, in the order: window, state, eligibility."""
     if not campaign.is_open(at):
+        starts, ends = campaign.day_span
         return Reason.of(
             "campaign_closed",
             campaign=campaign.label("zh_CN"),
             campaign_en=campaign.label("en"),
-            starts=campaign.day(campaign.starts_at),
-            ends=campaign.day(campaign.ends_at),
+            starts=starts,
+            ends=ends,
         )
     try:
         transition(state, event)

@@ -32,6 +32,7 @@ cardbenefits.errors.MoneyError: delta: floats are not accepted, pass a str, int 
 from __future__ import annotations
 
 import enum
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -141,13 +142,18 @@ class FrozenMap(Mapping[str, str]):
     __slots__ = ("_items", "_map")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        # (a plain dict first: the ABC check costs more than building a small map)
-        pairs = items.items() if items.__class__ is dict or isinstance(items, Mapping) else items
-        data: dict[str, str] = {}
-        for key, value in pairs:
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise LedgerError("meta keys and values must be strings", path=f"meta[{key!r}]", value=value)
-            data[key] = value
+        data: dict[str, str]
+        if isinstance(items, dict):  # entries' meta: checked in place, no copy (nor the ABC check)
+            data = items
+            for key, value in data.items():
+                if key.__class__ is not str or value.__class__ is not str:
+                    _check_pair(key, value)
+        else:
+            pairs = items.items() if isinstance(items, Mapping) else items
+            data = {}
+            for key, value in pairs:
+                _check_pair(key, value)
+                data[key] = value
         self._items = tuple(sorted(data.items()))
         self._map = dict(self._items)
 
@@ -174,16 +180,27 @@ class FrozenMap(Mapping[str, str]):
         return f"FrozenMap({self._map!r})"
 
 
+def _check_pair(key: object, value: object) -> None:
+    if not isinstance(key, str) or not isinstance(value, str):
+        raise LedgerError("meta keys and values must be strings", path=f"meta[{key!r}]", value=value)
+
+
 def _to_frozen_map(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> FrozenMap:
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
 
 
 def _to_delta(value: object) -> Decimal:
+    if value.__class__ is int:  # what to_decimal gives an int (not a bool), without its checks
+        return Decimal(value)
     return to_decimal(value, path="delta")
 
 
 def _to_limit(value: object) -> Decimal | None:
-    return None if value is None else to_decimal(value, path="limit")
+    if value is None:
+        return None
+    if value.__class__ is int:
+        return Decimal(value)
+    return to_decimal(value, path="limit")
 
 
 def _check_limit(_inst: object, _attr: object, value: Decimal | None) -> None:
@@ -214,21 +231,32 @@ def _to_utc(value: Any) -> datetime:
     # Stored in UTC: datetimes in a DST zone compare by wall time within the zone and a
     # repeated local time never equals an instant in another zone (PEP 495), so entries
     # decoded from the log would not compare equal to the ones the engine built.
+    global _last_utc
+    last = _last_utc
+    if value is last[0]:
+        return last[1]
     if not isinstance(value, datetime) or value.tzinfo is None or (offset := value.utcoffset()) is None:
         raise LedgerError("must be an aware datetime", path="at", value=value)
     if type(value) is not _PENDULUM:
-        return value.astimezone(_UTC)
-    # What pendulum's astimezone(UTC) gives, several times cheaper: a UTC instant as it is (its
-    # fold too), else the wall time minus the offset in force as a pendulum UTC instant.
-    if value.tzinfo is _UTC:
+        utc = value.astimezone(_UTC)
+    elif value.tzinfo is _UTC:
+        # What pendulum's astimezone(UTC) gives, several times cheaper: a UTC instant as it is
+        # (its fold too), else the wall time minus the offset in force as a pendulum UTC instant.
         return value
-    u = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                 value.microsecond) - offset  # fmt: skip
-    return _PENDULUM(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=_UTC)
+    else:
+        u = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                     value.microsecond) - offset  # fmt: skip
+        utc = _PENDULUM(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=_UTC)
+    _last_utc = (value, utc)
+    return utc
 
 
 _UTC = pendulum.UTC
 _PENDULUM = pendulum.DateTime
+# A decision's entries mostly share their instant (a referral's stage marker and rewards, a
+# draw's marker and coupon): the last conversion, kept with the immutable datetime it was made
+# from (held here, so the identity test never matches a new object at a reused address).
+_last_utc: tuple[object, datetime] = (None, datetime.min)
 
 
 def _to_kind(value: Any) -> EntryKind:
@@ -245,6 +273,8 @@ def _to_kind(value: Any) -> EntryKind:
 
 
 def _to_units(value: object) -> Decimal:
+    if value.__class__ is int:
+        return Decimal(value)
     return to_decimal(value, path="units")
 
 
@@ -340,9 +370,10 @@ class LedgerEntry:
             changes["charges"] = fresh
         if meta is not None:
             changes["meta"] = _to_frozen_map(meta)
+        values = _entry_values(self)
         copy = object.__new__(LedgerEntry)
-        for name in _ENTRY_FIELDS:
-            _set(copy, name, changes[name] if name in changes else getattr(self, name))
+        for name, setter, value in zip(_ENTRY_FIELDS, _ENTRY_SETTERS, values, strict=True):
+            setter(copy, changes.get(name, value))
         return copy
 
     @property
@@ -358,7 +389,9 @@ class LedgerEntry:
 
 
 _ENTRY_FIELDS = tuple(field.name for field in attrs.fields(LedgerEntry))
-_set = object.__setattr__  # frozen attrs classes refuse their own __setattr__
+_entry_values = operator.attrgetter(*_ENTRY_FIELDS)
+# the slots' own setters (a frozen attrs class refuses its __setattr__)
+_ENTRY_SETTERS = tuple(LedgerEntry.__dict__[name].__set__ for name in _ENTRY_FIELDS)
 
 
 def _check_key(_inst: object, _attr: object, value: Any) -> None:
@@ -401,13 +434,22 @@ class EntryBatch:
     def of(cls, idempotency_key: str, entries: Sequence[LedgerEntry]) -> EntryBatch:
         """Build a batch, assigning each entry its id ``f"{idempotency_key}#{index}"``."""
         _check_key(None, None, idempotency_key)
-        return cls(
-            idempotency_key,
-            tuple(
-                e if e.entry_id == f"{idempotency_key}#{i}" else e.amended(entry_id=f"{idempotency_key}#{i}")
-                for i, e in enumerate(entries)
-            ),
-        )
+        numbered: list[LedgerEntry] = []
+        plain = cls is EntryBatch
+        for i, e in enumerate(entries):
+            entry_id = f"{idempotency_key}#{i}"
+            if type(e) is LedgerEntry:
+                numbered.append(e if e.entry_id == entry_id else e.amended(entry_id=entry_id))
+            else:
+                plain = False
+                numbered.append(e if e.entry_id == entry_id else attrs.evolve(e, entry_id=entry_id))
+        if not plain:
+            return cls(idempotency_key, numbered)  # the checks of __init__ (and their errors)
+        # Every entry now carries its id, so __init__ would only check again what was just made.
+        batch = _new(EntryBatch)
+        _BATCH_SETTERS[0](batch, idempotency_key)
+        _BATCH_SETTERS[1](batch, tuple(numbered))
+        return batch
 
     def net_charges(self) -> dict[str, tuple[Decimal, Decimal | None]]:
         """Per counter: the sum of the batch's deltas and the tightest limit stated for it.
@@ -427,6 +469,10 @@ class EntryBatch:
                         limit = charge.limit
                     net[charge.counter] = (total + charge.delta, limit)
         return net
+
+
+_new = object.__new__
+_BATCH_SETTERS = tuple(EntryBatch.__dict__[field.name].__set__ for field in attrs.fields(EntryBatch))
 
 
 def split_entry_id(entry_id: str) -> tuple[str, int]:
