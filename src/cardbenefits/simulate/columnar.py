@@ -510,32 +510,30 @@ def _jsonl_blocks(path: Path, mixed: bool) -> Iterator[_Block]:
         for _offset, block in _byte_blocks(handle):
             lines = block.splitlines(keepends=True)
             texts = _string_lines(pl, lines, block)
-            frame = pl.DataFrame(
-                {"__idx": pl.int_range(0, len(lines), eager=True), "fast": texts.str.contains(pattern)}
+            count = len(lines)
+            fast = texts.str.contains(pattern)
+            frame = pl.DataFrame({"__idx": pl.int_range(0, count, eager=True), "fast": fast})
+            chosen = _collect(
+                frame.lazy().filter(pl.col("fast")).select((pl.col("__idx") + first).alias("__line"), "__idx")
             )
-            chosen = frame.filter(pl.col("fast"))
-            if chosen.height == len(lines) and b"\r" not in block:
+            if chosen.height == count and b"\r" not in block:
                 body = block  # every line is a plain object on its own \n-terminated line
             else:
-                kept = texts.filter(frame["fast"]).str.strip_chars_end("\r\n")
-                body = "\n".join(kept.to_list()).encode("utf-8")
+                kept = texts.filter(fast).str.strip_chars_end("\r\n")
+                body = kept.str.join("\n").cast(pl.Binary)[0] if chosen.height else b""
             decoded = pl.read_ndjson(body, schema=schema) if chosen.height else None
             if decoded is not None and decoded.height != chosen.height:  # pragma: no cover - defensive
                 decoded, chosen = None, chosen.clear()
             cand = None
             if decoded is not None:
-                cand = pl.concat(
-                    [
-                        chosen.select((pl.col("__idx") + first).alias("__line"), "__idx"),
-                        decoded.drop("type"),
-                    ],
-                    how="horizontal",
-                )
-            slow_idx = frame.filter(~pl.col("fast"))["__idx"].to_list() if chosen.height < len(lines) else []
+                cand = pl.concat([chosen, decoded.drop("type")], how="horizontal")
+                if max(cand.n_chunks("all")) > 1:
+                    cand = cand.rechunk()
+            slow_idx = (~fast).arg_true().to_list() if chosen.height < count else []
             if decoded is None and chosen.height:  # pragma: no cover - defensive
-                slow_idx = list(range(len(lines)))
+                slow_idx = list(range(count))
             yield _Block(cand, [(first + i, i) for i in slow_idx], _json_row(path, lines, first))
-            first += len(lines)
+            first += count
 
 
 def _json_row(path: Path, lines: list[bytes], first: int) -> Callable[[int], dict[Any, Any] | None]:
@@ -1010,7 +1008,7 @@ class _TransactionFile:
             codes = {tail: _offset_code(tail) for tail in tails if tail is not None}
             code = text.str.slice(-6).replace_strict(codes, default=None, return_dtype=pl.Int64)
             seconds = pl.when(code.is_in([_Z, _MINUS_ZERO])).then(0).otherwise(code)
-        wall = text.str.slice(0, 19).str.to_datetime(_WALL_FORMAT, time_unit="us", strict=False)
+        wall = text.str.slice(0, 19).str.to_datetime(_WALL_FORMAT, time_unit="us", strict=False, cache=False)
         us = wall.dt.epoch("us")
         if dot:
             digits = text.str.extract(r"^.{19}\.([0-9]{1,6})", 1).str.pad_end(6, "0")
