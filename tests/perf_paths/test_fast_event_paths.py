@@ -25,9 +25,11 @@ from cardbenefits.coupons.wallet import _instant
 from cardbenefits.errors import FactError, LedgerError, PeriodError
 from cardbenefits.facts import CardHolding, Customer, customer_record
 from cardbenefits.funnel.campaign import FunnelCampaign, Prize, PrizePool
-from cardbenefits.funnel.decide import Entrant, lazy_record
-from cardbenefits.funnel.reasons import render_money
+from cardbenefits.funnel.decide import Entrant, decide_follow, lazy_record, participant
+from cardbenefits.funnel.reasons import Reason, render_money
+from cardbenefits.funnel.state import ParticipantState
 from cardbenefits.ledger.entries import Charge, EntryBatch, EntryKind, FrozenMap, LedgerEntry
+from cardbenefits.ledger.memory import MemoryLedger
 from cardbenefits.money import Money
 from cardbenefits.referrals import ReferralReward
 from cardbenefits.windows import RelativeWindow, day_start
@@ -290,3 +292,29 @@ def test_reward_labels_as_formatted(reward: ReferralReward, locale: str) -> None
         expected = f"{reward.units.normalize():f} {reward.asset}"
     assert reward.label(locale) == expected
     assert reward.label(locale) == expected  # cached
+
+
+def test_refusals_outside_the_window_name_each_campaign_s_own_days() -> None:
+    after = pendulum.datetime(2027, 6, 1, tz="UTC")
+    ledger = MemoryLedger()
+    for zone in ("Asia/Shanghai", "America/New_York", "Asia/Shanghai"):  # same id, other zones
+        campaign = _campaign(zone)
+        starts, ends = (campaign.day(campaign.starts_at), campaign.day(campaign.ends_at))
+        expected = Reason.of("campaign_closed", campaign="c", campaign_en="c", starts=starts, ends=ends)
+        for _ in range(2):
+            decision = decide_follow(
+                campaign, Entrant("c1", "p1"), channel="app", at=after, view=ledger, catalog_version="v1"
+            )
+            assert decision.reasons == (expected,)
+            assert decision.state_before is ParticipantState.NEW
+
+
+def test_decisions_read_the_state_participant_folds() -> None:
+    campaign = _campaign("Asia/Shanghai")
+    ledger, ann = MemoryLedger(), Entrant("c1", "p1")
+    at = pendulum.datetime(2026, 11, 5, 10, tz="Asia/Shanghai")
+    followed = decide_follow(campaign, ann, channel="app", at=at, view=ledger, catalog_version="v1")
+    assert followed.batch is not None
+    ledger.apply(followed.batch)
+    again = decide_follow(campaign, ann, channel="app", at=at, view=ledger, catalog_version="v1")
+    assert again.state_before is participant(campaign, "c1", ledger).state is ParticipantState.FOLLOWED

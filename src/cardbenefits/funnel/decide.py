@@ -332,6 +332,25 @@ def _stage_events(campaign_id: str) -> dict[str, FunnelEvent]:
     return {_stage_asset(campaign_id, stage): FunnelEvent(stage) for stage in Stage}
 
 
+def _stage_markers(
+    campaign: FunnelCampaign, customer_id: str, view: LedgerView
+) -> Iterator[tuple[FunnelEvent, LedgerEntry]]:
+    """The customer's stage markers in ``campaign`` with their funnel events, in ledger order."""
+    events = _stage_events(campaign.id)
+    for entry in view.entries(customer_id=customer_id, programme_id=campaign.id):
+        event = events.get(entry.asset)
+        if event is not None and entry.kind is EntryKind.GRANT:
+            yield event, entry
+
+
+def _state(campaign: FunnelCampaign, customer_id: str, view: LedgerView) -> ParticipantState:
+    """``participant(...).state`` without folding the rest (what every decision reads first)."""
+    state = ParticipantState.NEW
+    for event, _entry in _stage_markers(campaign, customer_id, view):
+        state = transition(state, event)
+    return state
+
+
 def participant(campaign: FunnelCampaign, customer_id: str, view: LedgerView) -> Participant:
     """Fold the customer's stage markers in ``campaign`` through the state machine."""
     state = ParticipantState.NEW
@@ -339,11 +358,7 @@ def participant(campaign: FunnelCampaign, customer_id: str, view: LedgerView) ->
     followed_at: datetime | None = None
     paid_at: datetime | None = None
     draws = wins = 0
-    events = _stage_events(campaign.id)
-    for entry in view.entries(customer_id=customer_id, programme_id=campaign.id):
-        event = events.get(entry.asset)
-        if event is None or entry.kind is not EntryKind.GRANT:
-            continue
+    for event, entry in _stage_markers(campaign, customer_id, view):
         state = transition(state, event)
         if event is FunnelEvent.FOLLOW:
             channel = entry.meta.get("funnel.channel") or None
@@ -368,19 +383,34 @@ def _state_refusal(state: ParticipantState, event: FunnelEvent) -> Reason:
     )
 
 
-def _gate(
-    campaign: FunnelCampaign, entrant: Entrant, event: FunnelEvent, state: ParticipantState, at: datetime
-) -> Reason | None:
-    """The first reason the event cannot proceed, in the order: window, state, eligibility."""
-    if not campaign.is_open(at):
+# Refusals outside a campaign's window all give the same reason: kept per campaign object (held
+# here, so an id is never matched by another object at a reused address).
+_CLOSED: dict[int, tuple[FunnelCampaign, Reason]] = {}
+
+
+def _closed_reason(campaign: FunnelCampaign) -> Reason:
+    found = _CLOSED.get(id(campaign))
+    if found is None or found[0] is not campaign:
+        if len(_CLOSED) >= 256:
+            _CLOSED.clear()
         starts, ends = campaign.day_span
-        return Reason.of(
+        reason = Reason.of(
             "campaign_closed",
             campaign=campaign.label("zh_CN"),
             campaign_en=campaign.label("en"),
             starts=starts,
             ends=ends,
         )
+        found = _CLOSED[id(campaign)] = (campaign, reason)
+    return found[1]
+
+
+def _gate(
+    campaign: FunnelCampaign, entrant: Entrant, event: FunnelEvent, state: ParticipantState, at: datetime
+) -> Reason | None:
+    """The first reason the event cannot proceed, in the order: window, state, eligibility."""
+    if not campaign.is_open(at):
+        return _closed_reason(campaign)
     try:
         transition(state, event)
     except FunnelStateError:
@@ -444,7 +474,7 @@ def decide_follow(
     Refused outside the campaign window, when already following (the state machine), for a
     channel the campaign does not use, or when the follow-stage rule fails.
     """
-    state = participant(campaign, entrant.customer_id, view).state
+    state = _state(campaign, entrant.customer_id, view)
     reason = _gate(campaign, entrant, FunnelEvent.FOLLOW, state, at)
     if reason is None and campaign.channels is not None and channel not in campaign.channels:
         reason = Reason.of("channel_refused", channel=channel, channels=", ".join(sorted(campaign.channels)))
@@ -491,7 +521,7 @@ def decide_draw(
     an outcome; stock is read from ``view`` and the pool's out-of-stock rule applies. A win
     issues the coupon through ``issuer`` in the same batch.
     """
-    state = participant(campaign, entrant.customer_id, view).state
+    state = _state(campaign, entrant.customer_id, view)
     reason = _gate(campaign, entrant, FunnelEvent.DRAW, state, at)
     if reason is not None:
         return _refuse(campaign, entrant, FunnelEvent.DRAW, state, reason)
@@ -649,7 +679,7 @@ def decide_pay(
     lead to an ``issue`` entry of this campaign. ``payment`` is checked against
     ``campaign.pay_min_amount`` when the campaign states one.
     """
-    state = participant(campaign, entrant.customer_id, view).state
+    state = _state(campaign, entrant.customer_id, view)
     if redemption.kind is not EntryKind.REDEEM or redemption.customer_id != entrant.customer_id:
         return _refuse(campaign, entrant, FunnelEvent.PAY, state, Reason.of("pay_not_campaign_coupon"))
     reason = _gate(campaign, entrant, FunnelEvent.PAY, state, at)
@@ -699,7 +729,7 @@ def _replayed_draw(
     if not ledger.has_applied(key):
         return None
     marker = ledger.entry(f"{key}#0")
-    state = participant(campaign, entrant.customer_id, ledger).state
+    state = _state(campaign, entrant.customer_id, ledger)
     if marker is None:  # pragma: no cover - an applied draw batch always has its marker
         return None
     prize_id = marker.meta.get("draw.prize") or None
@@ -762,7 +792,7 @@ def run_draw(
             return decision
         refusal = result.refusal
         last_refusal = Reason.of("limit_conflict", counter=refusal.counter, limit=refusal.limit)
-    state = participant(campaign, entrant.customer_id, ledger).state
+    state = _state(campaign, entrant.customer_id, ledger)
     assert last_refusal is not None
     return _refuse(campaign, entrant, FunnelEvent.DRAW, state, last_refusal)
 
