@@ -100,6 +100,33 @@ def test_days_across_dst_changes_in_any_zone(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("timezone", "start"),
+    [
+        ("Australia/Lord_Howe", "2026-10-03T14:50:00"),  # +10:30 to +11:00 at 15:30 UTC
+        ("Australia/Lord_Howe", "2026-04-04T14:20:00"),  # back at 14:30 UTC
+        ("Asia/Shanghai", "1900-12-31T15:20:00"),  # local mean time (+08:05:43) to +08:00 at 15:54:17
+        ("Asia/Kolkata", "1941-09-30T17:50:00"),  # +05:21:10 to +05:30 at 18:38:50
+    ],
+)
+@pytest.mark.parametrize(("hours", "days"), [(200_000, 4096), (0, 4096), (200_000, 0)])
+def test_days_in_an_hour_holding_an_offset_change(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    timezone: str,
+    start: str,
+    hours: int,
+    days: int,
+) -> None:
+    # offsets looked up per hour, per row (a span over the table's size), days named per row
+    monkeypatch.setattr(columnar, "_HOUR_SPAN", hours)
+    monkeypatch.setattr(columnar, "_DAY_SPAN", days)
+    rows = rows_across(start, 2, 1, ["Z", "+08:00"])
+    same_events(source_of(tmp_path, fmt, rows), timezone, chunk_rows=25)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_fractions_of_a_second_with_one_offset(tmp_path: Path, fmt: str) -> None:
     rows = rows_across("2026-11-30T15:00:00", 2, 9, ["-05:00"])
     rows[3]["transacted_at"] = rows[3]["transacted_at"].replace("-05:00", ".5-05:00")

@@ -752,8 +752,11 @@ _KIND_VALUES: Final = [k.value for k in TransactionKind]
 _ID_COLUMNS: Final = ("id", "customer_id", "card_id", "merchant_id")
 _OPTIONAL_IDS: Final = ("refund_of", "region", "device_id")
 _DAY_US: Final = 86_400_000_000
+_HOUR_US: Final = 3_600_000_000
 # local days spanned by a block past which day names are formatted row by row
 _DAY_SPAN: Final = 4096
+# hours spanned by a block past which local days are converted row by row
+_HOUR_SPAN: Final = 200_000
 
 
 def _minor_digits(currency: str) -> int | None:
@@ -931,16 +934,6 @@ class _TransactionFile:
         def optional(name: str) -> Any:
             return pl.when(c(name) != "").then(c(name))
 
-        def local_day(us: Any) -> Any:
-            return (
-                pl.when(c("__ok"))
-                .then(us)
-                .cast(pl.Datetime("us", "UTC"))
-                .dt.convert_time_zone(self.timezone)
-                .dt.date()
-                .cast(pl.Int32)
-            )
-
         at, rank, tid = c("at_us"), c("__rank"), c("id")
         p_at, p_rank, p_id = at.shift(1), rank.shift(1), tid.shift(1)
         back = (at < p_at) | ((at == p_at) & ((rank < p_rank) | ((rank == p_rank) & (tid < p_id))))
@@ -979,8 +972,6 @@ class _TransactionFile:
                 optional("refund_of"),
                 "at_us",
                 "posted_us",
-                local_day(c("at_us")).alias("day"),
-                local_day(c("posted_us")).alias("posted_day"),
                 optional("region"),
                 optional("device_id"),
                 "_at_offset",
@@ -992,7 +983,7 @@ class _TransactionFile:
                 back.fill_null(False).alias("__back"),
             )
         )
-        return _day_names(_collect(frame), ("day", "posted_day"))
+        return _with_days(_collect(frame), self.timezone)
 
     def _instant(self, frame: pl.DataFrame, name: str, plan: _Plan, dot: bool) -> tuple[Any, Any]:
         """UTC microseconds and offset code of the instant column ``name`` (null where unread)."""
@@ -1136,26 +1127,77 @@ class _TransactionFile:
         self.last = (last[1], last[2], last[3])
 
 
-def _day_names(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
-    """Replace the local-date columns ``names`` (days since 1970, Int32) by ``YYYY-MM-DD`` text.
+def _utc_offset(us: Any, timezone: str) -> Any:
+    """Microseconds ``timezone`` is ahead of UTC at the instants ``us`` (UTC microseconds)."""
+    pl = _polars()
+    local = us.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    return local.dt.epoch("us") - us
 
-    A block spans few days: each distinct day is formatted once and gathered by index.
+
+def _with_days(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """``frame`` with ``day`` and ``posted_day``: the local dates (``YYYY-MM-DD`` in
+    ``timezone``) of ``at_us`` and ``posted_us`` on its ``__ok`` rows (null on the others).
+
+    A block spans few hours: the zone's offset is looked up once an hour of the span, at the
+    hour's first and last microsecond, and a row in an hour whose two offsets agree is
+    shifted by it (a zone whose offset changes and changes back within one hour would break
+    this; no zone comes close: the nearest two changes of any zone are days apart). Rows in
+    an hour holding a change, and blocks spanning more than :data:`_HOUR_SPAN` hours, are
+    converted one by one. Each distinct day is formatted once.
     """
     pl = _polars()
     c = pl.col
     lazy = frame.lazy()
+    names = ("day", "posted_day")
+    instants = {
+        "day": pl.when(c("__ok")).then(c("at_us")),
+        "posted_day": pl.when(c("__ok")).then(c("posted_us")),
+    }
     lo, hi = _collect(
-        lazy.select(
-            pl.min_horizontal(*(c(n).min() for n in names)).alias("lo"),
-            pl.max_horizontal(*(c(n).max() for n in names)).alias("hi"),
+        lazy.filter(c("__ok")).select(
+            pl.min_horizontal(c("at_us").min(), c("posted_us").min()).alias("lo"),
+            pl.max_horizontal(c("at_us").max(), c("posted_us").max()).alias("hi"),
         )
     ).row(0)
     if lo is None:
         return _collect(lazy.with_columns(pl.lit(None, pl.String).alias(n) for n in names))
-    if hi - lo > _DAY_SPAN:
-        return _collect(lazy.with_columns(c(n).cast(pl.Date).dt.strftime("%Y-%m-%d") for n in names))
-    text = pl.int_range(lo, hi + 1, eager=True, dtype=pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
-    return _collect(lazy.with_columns(pl.lit(text).gather(c(n) - lo).alias(n) for n in names))
+
+    def exact(us: Any) -> Any:
+        return us.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.date().cast(pl.Int64)
+
+    first, last = lo // _HOUR_US, hi // _HOUR_US
+    days: dict[str, Any] = {}
+    if last - first <= _HOUR_SPAN:
+        starts = pl.DataFrame({"s": pl.int_range(first, last + 1, eager=True) * _HOUR_US})
+        table = _collect(
+            starts.lazy().select(
+                _utc_offset(c("s"), timezone).alias("offset"),
+                (_utc_offset(c("s"), timezone) == _utc_offset(c("s") + (_HOUR_US - 1), timezone)).alias(
+                    "steady"
+                ),
+            )
+        )
+        offsets, steady = table.get_column("offset"), table.get_column("steady")
+        for name, us in instants.items():
+            hour = us // _HOUR_US - first
+            shifted = (us + pl.lit(offsets).gather(hour)) // _DAY_US
+            if not steady.all():
+                shifted = pl.when(pl.lit(steady).gather(hour)).then(shifted).otherwise(exact(us))
+            days[name] = shifted
+    else:
+        days = {name: exact(us) for name, us in instants.items()}
+    low, high = lo // _DAY_US - 2, hi // _DAY_US + 2  # an offset is less than a day
+    if high - low > _DAY_SPAN:
+        return _collect(
+            lazy.with_columns(
+                day.cast(pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d").alias(name)
+                for name, day in days.items()
+            )
+        )
+    text = pl.int_range(low, high + 1, eager=True, dtype=pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    return _collect(
+        lazy.with_columns(pl.lit(text).gather(day - low).alias(name) for name, day in days.items())
+    )
 
 
 def _day(us: Any, timezone: str) -> Any:
