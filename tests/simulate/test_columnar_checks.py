@@ -249,7 +249,7 @@ def write_grouped(path: Path, rows: list[dict[str, Any]], group: int) -> None:
     )
 
 
-@pytest.mark.parametrize(("block", "group"), [(5, 3), (4, 4), (7, 100)])
+@pytest.mark.parametrize(("block", "group"), [(5, 3), (4, 4), (7, 100), (20, 3), (9, 8)])
 def test_parquet_blocks_over_row_groups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, group: int
 ) -> None:
@@ -268,11 +268,11 @@ def test_parquet_polars_refuses_pyarrow_goes_on(
     calls = []
     read = columnar._polars_block
 
-    def flaky(path: Path, start: int) -> pl.DataFrame:
+    def flaky(path: Path, start: int, length: int) -> pl.DataFrame:
         calls.append(start)
         if len(calls) > fails_at:
             raise pl.exceptions.ComputeError("refused")
-        return read(path, start)
+        return read(path, start, length)
 
     monkeypatch.setattr(columnar, "_polars_block", flaky)
     rows = parquet_rows(17)

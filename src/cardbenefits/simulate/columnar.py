@@ -35,6 +35,7 @@ chunk sizes.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as _dt
 import heapq
@@ -43,6 +44,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import cache, partial
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -646,11 +648,21 @@ def _text_columns(parquet: Any) -> bool:
     )
 
 
-def _polars_block(path: Path, start: int) -> pl.DataFrame:
-    """The block of a Parquet file from row ``start``, read by polars, one chunk a column."""
+def _block_end(group_ends: list[int], start: int) -> int:
+    """Where the Parquet block from row ``start`` ends: with its row group when that holds a
+    quarter block or more (polars gives the rows of one group as one chunk a column: nothing to
+    copy), else a whole block over the small groups."""
+    end = group_ends[bisect.bisect_right(group_ends, start)]
+    if end - start >= _PARQUET_BLOCK // 4:
+        return min(end, start + _PARQUET_BLOCK)
+    return min(start + _PARQUET_BLOCK, group_ends[-1])
+
+
+def _polars_block(path: Path, start: int, length: int) -> pl.DataFrame:
+    """``length`` rows of a Parquet file from row ``start``, read by polars, one chunk a column."""
     scan = _polars().scan_parquet(path, glob=False, hive_partitioning=False)
-    frame = _collect(scan.slice(start, _PARQUET_BLOCK))
-    if max(frame.n_chunks("all")) > 1:  # a block over several row groups
+    frame = _collect(scan.slice(start, length))
+    if max(frame.n_chunks("all")) > 1:  # rows of several row groups
         frame = frame.rechunk()
     return frame
 
@@ -667,10 +679,12 @@ def _parquet_frames(path: Path) -> Iterator[tuple[pl.DataFrame, Callable[[int], 
     parquet = pq.ParquetFile(path)
     start = 0
     if _text_columns(parquet):
-        rows = int(parquet.metadata.num_rows)
+        meta = parquet.metadata
+        group_ends = list(accumulate(meta.row_group(i).num_rows for i in range(meta.num_row_groups)))
+        rows = int(meta.num_rows)
         while start < rows:
             try:
-                frame = _polars_block(path, start)
+                frame = _polars_block(path, start, _block_end(group_ends, start) - start)
             except (Exception, pl.exceptions.PanicException):  # pyarrow reads it, or raises its error
                 break
             if not frame.height or any(dtype not in (pl.String, pl.Null) for dtype in frame.dtypes):
