@@ -464,6 +464,8 @@ class BatchEvaluator:
         # chunk the rows programmes granted column-wise (a refund faults its original's record in)
         self._window_frames: dict[str, Any] = {}
         self._known: Any = None  # the customers' ids, a polars frame
+        # (ladder, tier, customer, card) -> a period label short of the tier when last looked at
+        self._short: dict[tuple[str, str, str, str], str] = {}
         self._kept: list[Any] = []
 
     # -- state ---------------------------------------------------------------------------------
@@ -1454,18 +1456,33 @@ class BatchEvaluator:
             spend_c, count_c = plan.counters(customer.id, card.card_id, label)
             self._charge_have(spend_c, amount, claim)
             self._charge_have(count_c, _ONE, claim)
+        short = self._short
         for tier in ladder.tiers:
             tier_c = plan.tier_counter(tier, customer.id, card.card_id)
-            if usage.get(tier_c, _ZERO) >= 1 or not plan.reached(tier, customer.id, card.card_id, self.usage):
+            if usage.get(tier_c, _ZERO) >= 1:
                 continue
+            # a period found short stays short until a row counts in it (LadderPlan.shortfall)
+            key = (plan.id, tier.id, customer.id, card.card_id)
+            gap = short.get(key)
+            if gap is not None and gap not in labels:
+                continue
+            gap = plan.shortfall(tier, customer.id, card.card_id, self.usage)
+            if gap is not None:
+                short[key] = gap
+                continue
+            short.pop(key, None)
             person_c = plan.person_counter(tier, customer.person_id)
             if ladder.one_per_person and usage.get(person_c, _ZERO) >= 1:
                 totals.refusals["OnePerPerson"] += 1
                 continue
+            limits = self._ladder_limits[plan.id]
+            spent = self._spent(limits[0]) if limits else None
+            if spent is not None:  # a spent global limit, checked first, refuses as _fit_limits would
+                totals.refusals[spent] += 1
+                continue
             units, _currency = _quantity(tier.reward)
             issuer_cost = tier.reward.issuer_cost.amount
             counters: list[tuple[_LimitPlan, str]] = []
-            limits = self._ladder_limits[plan.id]
             granted, refusal = self._fit_limits(limits, issuer_cost / units, True, units, day, customer, card,
                                                 counters)  # fmt: skip
             if granted < units:
@@ -1494,6 +1511,13 @@ class BatchEvaluator:
             totals.cost += cost
             totals.cost_by_day[day] = totals.cost_by_day.get(day, _ZERO) + cost
             totals.tiers[tier.id] += 1
+
+    def _spent(self, lp: _LimitPlan) -> str | None:
+        """The refusal code of a campaign-wide global limit with no room left (else None)."""
+        if lp.scope != _S_GLOBAL or lp.unit is not PeriodUnit.CAMPAIGN:
+            return None
+        room = lp.maximum - self._usage.get(f"{lp.prefix}all:all", _ZERO)
+        return f"{lp.kind}:{lp.limit.id}" if room <= 0 else None
 
     def _tier_cost(self, ladder_id: str, tier: Tier, asset: str, quantity: Decimal) -> Decimal:
         """How a report prices a tier's grant or clawback (money at face value, items at the tier's cost)."""

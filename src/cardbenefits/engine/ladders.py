@@ -198,11 +198,20 @@ class LadderPlan:
 
     def reached(self, tier: Tier, customer_id: str, card_id: str, used: Callable[[str], Decimal]) -> bool:
         """Whether every period of ``tier`` has its spend and count on the card (``used`` reads a counter)."""
+        return self.shortfall(tier, customer_id, card_id, used) is None
+
+    def shortfall(
+        self, tier: Tier, customer_id: str, card_id: str, used: Callable[[str], Decimal]
+    ) -> str | None:
+        """The first period label of ``tier`` short of spend or count on the card (None: reached).
+
+        A short period stays short until a transaction counts in it: refunds only lower counters.
+        """
         for label in self.labels[tier.id]:
             spend_c, count_c = self.counters(customer_id, card_id, label)
             if used(spend_c) < tier.min_spend.amount or used(count_c) < tier.min_count:
-                return False
-        return True
+                return label
+        return None
 
     def refund_releases(
         self, have: Mapping[str, Decimal], refunded: Decimal, remaining: Money
