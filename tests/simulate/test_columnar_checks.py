@@ -148,6 +148,32 @@ def test_a_day_span_wider_than_the_day_table(tmp_path: Path, fmt: str) -> None:
     same_events(source_of(tmp_path, fmt, rows), "Asia/Shanghai")
 
 
+# -- blocks of JSON lines and CSV ----------------------------------------------------------------------
+@pytest.mark.parametrize("size", [1, 37, 200, 1 << 20])
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_text_files_cut_in_blocks_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, ending: str
+) -> None:
+    monkeypatch.setattr(columnar, "_BLOCK_BYTES", size)
+    rows = rows_across("2026-11-30T15:00:00", 3, 11, ["+08:00", "Z"], region="SH")
+    for fmt in ("jsonl", "csv"):
+        source = source_of(tmp_path / fmt, fmt, rows)
+        path = source.event_paths[0][0]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        lines.insert(4, "")  # a blank line
+        path.write_text("\n".join(lines) + ending, encoding="utf-8", newline="")
+        same_events(source, "Asia/Shanghai", chunk_rows=4)
+    # a quoted CSV cell over two lines sends the rest of the file to the csv module
+    path = tmp_path / "csv" / "transactions.csv"
+    text = path.read_text(encoding="utf-8")
+    cut = text.index(",SH", len(text) // 2)  # region is the last column
+    path.write_text(text[:cut] + ',"S\nH"' + text[cut + 3 :], encoding="utf-8", newline="")
+    same_events(EventSource(tmp_path / "csv" / "customers.jsonl", ((path, "transactions"),)), "Asia/Shanghai")
+    bad = tmp_path / "bad"
+    rows[7]["mcc"] = "58x2"
+    same_error(source_of(bad, "jsonl", rows))
+
+
 # -- cheap checks and their full versions -----------------------------------------------------------
 ODD_IDS = [" t1", "t1 ", "!", "~x", "\x7fx", "é", "张三", "\u3000x", "\x1cx", "\tx"]
 BLANK_IDS = ["", " ", "\x1c", "\x1f\x1e", "\u3000", "\u2028", "\t \n"]

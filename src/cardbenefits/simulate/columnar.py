@@ -472,24 +472,18 @@ def _python_blocks(rows: Iterator[tuple[int, dict[Any, Any]]]) -> Iterator[_Bloc
             return
 
 
-def _byte_blocks(handle: Any, size: int = _BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
-    """``(offset, bytes)`` blocks of a binary file, each ending just after a ``\\n`` (but the last)."""
+def _byte_blocks(handle: Any) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` blocks of a binary file of about :data:`_BLOCK_BYTES`, each ending
+    just after a ``\n`` (but the last): a read, completed up to its next line end."""
     offset = handle.tell()
-    rest = b""
     while True:
-        data = handle.read(size)
+        data = handle.read(_BLOCK_BYTES)
         if not data:
-            if rest:
-                yield offset, rest
             return
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        yield offset, data[:cut]
-        offset += cut
-        rest = data[cut:]
+        if not data.endswith(b"\n"):
+            data += handle.readline()
+        yield offset, data
+        offset += len(data)
 
 
 def _string_lines(pl: Any, lines: list[bytes], block: bytes) -> Any:
