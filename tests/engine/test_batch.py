@@ -439,3 +439,22 @@ def test_window_frame_is_ladder_windows_column_wise(
     frame = window_frame(engine, ladder, PEOPLE, since)
     got = {card: (lo, hi) for card, lo, hi in frame.iter_rows()}
     assert got == ladder_windows(engine, ladder, PEOPLE, since)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(["t1", "t2", "t3", "t10", "t4"]), min_size=1, max_size=12),
+    st.lists(st.sampled_from(["t0", "t1", "t2", "t3", "t10", "t4", "t9"]), max_size=6),
+    st.booleans(),
+)
+def test_kept_chunks_find_the_last_row_of_each_id(ids: list[str], wanted: list[str], ordered: bool) -> None:
+    import polars as pl
+
+    from cardbenefits.engine.batch import _Kept
+
+    ids = sorted(ids) if ordered else ids
+    kept = _Kept(pl.DataFrame({"id": ids, "row": range(len(ids))}))
+    want = sorted(set(wanted))
+    last = {tid: i for i, tid in enumerate(ids)}
+    expected = sorted(((tid, i) for tid, i in last.items() if tid in want), key=lambda r: r[1])
+    assert kept.find(want).rows() == expected

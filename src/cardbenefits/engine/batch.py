@@ -397,6 +397,32 @@ def ladder_windows(
     return windows
 
 
+class _Kept:
+    """One chunk's purchases kept for refunds (id, customer, amount, instant, a flag per programme
+    granting column-wise), with the smallest and largest id (a look-up skips chunks outside)."""
+
+    __slots__ = ("first", "frame", "last", "sorted")
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        ids = frame.get_column("id")
+        self.first: str = ids.min()
+        self.last: str = ids.max()
+        self.sorted: bool = ids.is_sorted()
+
+    def find(self, tids: list[str]) -> Any:
+        """The last row of each of ``tids`` (sorted) found, in row order (binary search if ids are sorted)."""
+        pl = polars()
+        frame = self.frame
+        if not self.sorted:
+            return frame.filter(pl.col("id").is_in(tids)).unique("id", keep="last", maintain_order=True)
+        ids = frame.get_column("id")
+        wanted = pl.Series(tids, dtype=pl.String)
+        at = (ids.search_sorted(wanted, side="right").cast(pl.Int64) - 1).clip(0)  # an id's last row
+        rows = at.filter(ids.gather(at) == wanted)
+        return frame.gather(rows.unique().sort())
+
+
 class _LadderClaim:
     """A ladder's spend counted for one transaction: the card and the counters it charged."""
 
@@ -466,7 +492,7 @@ class BatchEvaluator:
         self._known: Any = None  # the customers' ids, a polars frame
         # (ladder, tier, customer, card) -> a period label short of the tier when last looked at
         self._short: dict[tuple[str, str, str, str], str] = {}
-        self._kept: list[Any] = []
+        self._kept: list[_Kept] = []
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -667,7 +693,7 @@ class BatchEvaluator:
                 "id", "customer_id", "amount", "at_us", *[g.alias(f"g:{pid}") for pid, g in granted.items()]
             ).filter(buys)
             if keep.height:
-                self._kept.append(keep)
+                self._kept.append(_Kept(keep))
         for plan in self.engine._ladder_plans:
             found = self._ladder_rows(plan, work, buys)
             cells.load(found, _LADDER_CELLS)
@@ -827,13 +853,16 @@ class BatchEvaluator:
         """Records of earlier chunks' column-wise grants of ``tids`` (refunded now), newest first."""
         if not self._kept:
             return
-        pl = polars()
         plans = self.engine._plans
-        pending = set(tids)
-        for keep in reversed(self._kept):
+        pending = sorted(tids)
+        for kept in reversed(self._kept):
             if not pending:
                 return
-            hits = keep.filter(pl.col("id").is_in(list(pending)))
+            # only ids within the chunk's range can be there (ids that grow with time: one chunk)
+            lo, hi = bisect.bisect_left(pending, kept.first), bisect.bisect_right(pending, kept.last)
+            if lo == hi:
+                continue
+            hits = kept.find(pending[lo:hi])
             if not hits.height:
                 continue
             flags = [name for name in hits.columns if name.startswith("g:")]
@@ -846,7 +875,7 @@ class BatchEvaluator:
                         c = plans[flag[2:]]
                         record = self._record_of(c, row["customer_id"], Decimal(row["amount"]), row["at_us"])
                         self._granted[c.id][tid] = record
-            pending -= found
+            pending = [t for t in pending if t not in found]
 
     def _ladder_rows(self, plan: LadderPlan, work: Any, buys: Any) -> list[int]:
         """The purchases on a card inside ``plan``'s window (:func:`ladder_windows`), by a join."""
@@ -892,7 +921,7 @@ class BatchEvaluator:
         return None
 
     def _size(self) -> int:
-        kept = sum(int(keep.height) for keep in self._kept)
+        kept = sum(int(kept.frame.height) for kept in self._kept)
         return len(self._recorded) + sum(len(store) for store in self._free_stores) + kept
 
     def _prune(self) -> None:
@@ -918,12 +947,18 @@ class BatchEvaluator:
                     store.pop(tid, None)
         if self._kept:
             pl = polars()
-            fresh = [keep.filter(pl.col("at_us") >= cutoff) for keep in self._kept]
             old_kept: set[str] = set()
-            for before, after in zip(self._kept, fresh, strict=True):
+            fresh: list[_Kept] = []
+            for kept in self._kept:
+                before = kept.frame
+                after = before.filter(pl.col("at_us") >= cutoff)
                 if after.height != before.height:
                     old_kept.update(before.filter(pl.col("at_us") < cutoff).get_column("id").to_list())
-            self._kept = [keep for keep in fresh if keep.height]
+                    if after.height:
+                        fresh.append(_Kept(after))
+                else:
+                    fresh.append(kept)
+            self._kept = fresh
             old.extend(old_kept)
         self.forgotten += len(set(old))
         self._prune_at = max(self._prune_floor, 2 * self._size())
