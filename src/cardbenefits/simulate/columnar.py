@@ -12,8 +12,11 @@ The same rows are refused with the same errors: rows the vectorized checks canno
 (anything but plain strings in the shape :meth:`Transaction.to_dict
 <cardbenefits.facts.Transaction.to_dict>` writes, and every non-transaction row) are read by
 the object path itself, which either builds them or raises its own error. Files are read in
-blocks cut at line ends (Parquet in record batches), so memory stays bounded by the block and
-chunk sizes.
+blocks cut at line ends (Parquet in row groups or slices of them, by polars when every column
+holds text, else by pyarrow), so memory stays bounded by the block and chunk sizes. Each
+block's checks are one polars query; a first cheap pass over the block decides which checks
+every row passes without their full expression (one offset for every instant, one currency,
+ids starting with printable ASCII).
 
 >>> import tempfile, pathlib
 >>> from cardbenefits.facts import Customer, Follow, Transaction
