@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pendulum
 
 from cardbenefits.engine import Engine
-from cardbenefits.engine.batch import BatchEvaluator, Rows
+from cardbenefits.engine.batch import BatchEvaluator, FrameRows, Rows
 from cardbenefits.facts import CardHolding, Customer, Transaction
 from cardbenefits.ledger import MemoryLedger, SQLiteLedger
 from cardbenefits.money import Money
@@ -114,24 +114,27 @@ def run(
     return rate
 
 
-def run_batch(stream: list[tuple[Customer, Transaction]]) -> float:
+def run_batch(stream: list[tuple[Customer, Transaction]], framed: bool = False) -> float:
     """The same transactions through :class:`BatchEvaluator` in chunks of 65,536 rows.
 
-    The columns are built before the clock starts (reading them is the columnar reader's job,
-    measured by ``bench_simulate.py``'s ``chunks`` phase). ``tests/engine/test_batch.py``
-    shows its figures equal the engine's.
+    The columns (``framed``: polars frames, the vectorized path) are built before the clock
+    starts (reading them is the columnar reader's job, measured by ``bench_simulate.py``'s
+    ``chunks`` phase). ``tests/engine/test_batch.py`` shows its figures equal the engine's.
     """
     engine = Engine(catalog(), catalog_version="bench")
     txns = [t for _c, t in stream]
     size = 65_536
-    chunks = [Rows.of(txns[i : i + size], engine) for i in range(0, len(txns), size)]
+    chunks: list[Rows | FrameRows] = [Rows.of(txns[i : i + size], engine) for i in range(0, len(txns), size)]
+    if framed:
+        chunks = [FrameRows.of_rows(rows) for rows in chunks]
     batch = BatchEvaluator(engine, {c.id: c for c, _t in stream})
     t0 = time.perf_counter()
     for rows in chunks:
         batch.run(rows)
     rate = len(stream) / (time.perf_counter() - t0)
     grants = sum(t.grants for t in batch.totals.values())
-    print(f"{'batch evaluator (columns)':<40} {rate:>12,.0f} events/s  ({grants:,} grants)")
+    label = "batch evaluator (polars frames)" if framed else "batch evaluator (lists)"
+    print(f"{label:<40} {rate:>12,.0f} events/s  ({grants:,} grants)")
     return rate
 
 
@@ -153,7 +156,9 @@ def main() -> None:
     naive = run("naive evaluator + MemoryLedger", MemoryLedger, stream, naive=True)
     print(f"ratio indexed / naive: {indexed / naive:.2f}x")
     batch = run_batch(stream)
-    print(f"ratio batch / indexed: {batch / indexed:.2f}x")
+    print(f"ratio batch (lists) / indexed: {batch / indexed:.2f}x")
+    framed = run_batch(stream, framed=True)
+    print(f"ratio batch (frames) / indexed: {framed / indexed:.2f}x")
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_stream = stream[: max(1, len(stream) // 4)]
         run(
