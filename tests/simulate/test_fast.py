@@ -40,6 +40,21 @@ def test_random_data_without_history_gives_the_same_report(seed: int) -> None:
     assert slow["totals"]["clawbacks"] > 0
 
 
+def test_an_unknown_customer_is_the_same_error_on_both_paths() -> None:
+    customers, stream = example_data()
+    events = list(stream)
+    some = dict(list(customers.items())[: len(customers) // 2])
+    errors = []
+    for run in (
+        lambda: example_simulation(as_of=EXAMPLE_AS_OF).run(some, events),
+        lambda: run_columnar(example_simulation(as_of=EXAMPLE_AS_OF), some, chunks_of(events)),
+    ):
+        with pytest.raises(SimulationError, match="names an unknown customer") as caught:
+            run()
+        errors.append((str(caught.value), caught.value.path, caught.value.value))
+    assert errors[0] == errors[1]
+
+
 def test_watching_needs_the_event_by_event_replay() -> None:
     customers, events = example_data()
     with pytest.raises(SimulationError, match="watch"):

@@ -99,8 +99,8 @@ class _Run:
         self.last: _dt.datetime | None = None
         self.done = 0
         self.as_us = 0
-        self.known: Any = None  # the customers' ids, a polars frame
         self.active: list[Any] = []  # per chunk: the customers of its batch-decided rows
+        self.known: Any = None  # the customers' ids, a polars frame
 
     def start(self, chunk: EventChunk) -> Replay:
         """The first chunk fixes ``as_of`` (default: the first event's instant, as the replay does)."""
@@ -177,6 +177,8 @@ class _Run:
                     since.setdefault(cid, at)
         if n > h or len(others) > k:
             self.segmented(replay)  # after the history, before the batch
+        if n > h:
+            self._check_customers(cols, h, n, others[k:], replay)
         picked = self._route(cols, h, n, holders, since) if n > h else []
         routed = dict(zip(picked, cols.transactions(picked), strict=True))
         for _key, item in heapq.merge(((cols.key(i), i) for i in picked), others[k:], key=_first):
@@ -194,6 +196,29 @@ class _Run:
         last = self._edge(chunk, -1)
         if last is not None and (as_of is None or last[1] >= as_of):
             self.last = last[1]
+
+    def _check_customers(
+        self, cols: TransactionColumns, h: int, n: int, others: tuple[tuple[Any, Event], ...], replay: Replay
+    ) -> None:
+        """Raise for the first row (``h`` to ``n``) naming an unknown customer, as the replay would:
+        after the chunk's other events before it (any of which may raise first)."""
+        pl = _polars()
+        if self.known is None:
+            self.known = pl.DataFrame({"customer_id": list(replay.people)}, schema={"customer_id": pl.String})
+        row = pl.int_range(h, n, dtype=pl.Int64).alias("row")
+        rows = cols.frame.slice(h, n - h).select("customer_id", row)
+        strangers = rows.join(self.known, on="customer_id", how="anti")
+        if not strangers.height:
+            return
+        first = int(strangers.get_column("row").min())  # type: ignore[arg-type]
+        bound = cols.key(first)
+        for key, event in others:
+            if key >= bound:
+                break
+            replay.feed(event)
+        tid, cid = cols.cells("id")[first], cols.cells("customer_id")[first]
+        message = f"event {tid} names an unknown customer"
+        raise SimulationError(message, path="transaction.customer_id", value=cid)
 
     def _route(
         self, cols: TransactionColumns, h: int, n: int, holders: set[str], since: dict[str, int]
@@ -238,24 +263,15 @@ class _Run:
 
     def _batch(self, cols: TransactionColumns, h: int, n: int, replay: Replay) -> None:
         batch = self.segmented(replay)
-        pl = _polars()
         rows = cols if h == 0 else cols.slice(h, n)
-        customers = rows.frame.get_column("customer_id")
-        if self.known is None:
-            self.known = pl.DataFrame({"customer_id": list(replay.people)}, schema={"customer_id": pl.String})
-        active = customers.unique()
-        strangers = active.to_frame().join(self.known, on="customer_id", how="anti")
-        if strangers.height:
-            i = int(customers.is_in(strangers.get_column("customer_id").implode()).arg_true()[0])
-            raise SimulationError(f"event {rows.frame['id'][i]} names an unknown customer",
-                                  path="transaction.customer_id", value=customers[i])  # fmt: skip
         try:
             batch.run(rows)
         except CardBenefitsError as exc:
             event_id = (exc.path or "").split(".", 1)[0]
             raise SimulationError(f"event {event_id}: {exc}", path=exc.path, value=exc.value) from exc
         replay.metrics.on_events("transaction", n - h, ())
-        self.active.append(active)  # the customers are counted once, at the end
+        # the customers are counted once, at the end
+        self.active.append(rows.frame.get_column("customer_id").unique())
 
     def finish(self) -> SimulationResult:
         replay = self.replay
