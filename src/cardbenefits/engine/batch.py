@@ -559,7 +559,7 @@ class BatchEvaluator:
             attributable[counter] = attributable.get(counter, _ZERO) + delta
 
     # -- rows ----------------------------------------------------------------------------------
-    def run(self, rows: TransactionRows) -> None:
+    def run(self, rows: TransactionRows, *, customers_known: bool = False) -> None:
         """Decide every row of ``rows`` (the next chunk of the stream, in replay order).
 
         Programme by programme, in the engine's order (bases before their multipliers): the
@@ -567,9 +567,13 @@ class BatchEvaluator:
         period flooring then earns column-wise too, others walk their qualifying rows and the
         refunds in row order, fitting limits as :meth:`Engine._fit` does. The figures equal the
         engine's row-by-row decisions because no programme reads another's counters.
+
+        A row naming a customer not in :attr:`customers` raises :class:`EngineError` after the
+        rows before it; ``customers_known=True`` skips that check on frames (the caller made
+        it, as the simulation does to report it in its own order).
         """
         if isinstance(rows, FrameRows):
-            self._run_frame(rows)
+            self._run_frame(rows, customers_known)
             return
         ids, cids, kinds = rows.id, rows.customer_id, rows.kind
         n = len(ids)
@@ -624,7 +628,7 @@ class BatchEvaluator:
             self._prune()
 
     # -- the vectorized path ------------------------------------------------------------------
-    def _run_frame(self, rows: FrameRows) -> None:
+    def _run_frame(self, rows: FrameRows, customers_known: bool = False) -> None:
         """:meth:`run` for rows held as a polars frame: the same decisions, most of them column-wise.
 
         Qualifier checks are polars expressions. A programme without limits, period flooring,
@@ -641,18 +645,19 @@ class BatchEvaluator:
         n = int(frame.height)
         if not n:
             return
-        if self._known is None:
-            ids = list(self.customers)
-            self._known = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
-        strangers = frame.select("customer_id").join(self._known, on="customer_id", how="anti")
-        if strangers.height:
-            unknown = frame.get_column("customer_id").is_in(strangers.get_column("customer_id").implode())
-            first = int(unknown.arg_true()[0])
-            if first:
-                self._run_frame(rows.slice(0, first))
-            tid, cid = frame["id"][first], frame["customer_id"][first]
-            message = "the transaction names an unknown customer"
-            raise EngineError(message, path=f"{tid}.customer_id", value=cid)
+        if not customers_known:
+            if self._known is None:
+                ids = list(self.customers)
+                self._known = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
+            strangers = frame.select("customer_id").join(self._known, on="customer_id", how="anti")
+            if strangers.height:
+                unknown = frame.get_column("customer_id").is_in(strangers.get_column("customer_id").implode())
+                first = int(unknown.arg_true()[0])
+                if first:
+                    self._run_frame(rows.slice(0, first))
+                tid, cid = frame["id"][first], frame["customer_id"][first]
+                message = "the transaction names an unknown customer"
+                raise EngineError(message, path=f"{tid}.customer_id", value=cid)
         cells = CellRows(rows)
         undoing = frame.get_column("kind").is_in(_UNDO_VALUES)
         undo = undoing.arg_true().to_list() if undoing.any() else []

@@ -265,7 +265,7 @@ class _Run:
         batch = self.segmented(replay)
         rows = cols if h == 0 else cols.slice(h, n)
         try:
-            batch.run(rows)
+            batch.run(rows, customers_known=True)  # _check_customers did
         except CardBenefitsError as exc:
             event_id = (exc.path or "").split(".", 1)[0]
             raise SimulationError(f"event {event_id}: {exc}", path=exc.path, value=exc.value) from exc
