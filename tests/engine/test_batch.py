@@ -458,3 +458,28 @@ def test_kept_chunks_find_the_last_row_of_each_id(ids: list[str], wanted: list[s
     last = {tid: i for i, tid in enumerate(ids)}
     expected = sorted(((tid, i) for tid, i in last.items() if tid in want), key=lambda r: r[1])
     assert kept.find(want).rows() == expected
+
+
+def test_amounts_finer_than_the_frame_decimals_are_decided_in_python() -> None:
+    """Amounts with more than 8 decimals cannot be cast exactly: the frame path decides them as lists do."""
+    points = TransactionProgramme("pts", Qualifier(min_amount=Money.of("50")),
+                                  AccrualReward(asset="points", per=Money.of(20)))  # fmt: skip
+    cash = TransactionProgramme("cash", Qualifier(min_amount=Money.of("50")), FixedReward(amount=Money.of(5)))
+    engine = Engine([points, cash], catalog_version="v1", timezone=TZ)
+    amounts = [Decimal("49.999999999"), Decimal("50.000000001"), Decimal("60"), Decimal("39.999999999")]
+    n = len(amounts)
+    columns = {
+        "id": [f"t{i}" for i in range(n)], "customer_id": ["c0"] * n, "card_id": ["k0"] * n,
+        "merchant_id": ["m1"] * n, "mcc": ["5411"] * n, "channel": ["pos"] * n, "kind": ["purchase"] * n,
+        "amount": amounts, "currency": ["CNY"] * n, "refund_of": [None] * n,
+        "at_us": [_us(START) + i for i in range(n)], "posted_us": [_us(START) + i for i in range(n)],
+        "day": ["2026-10-25"] * n, "posted_day": ["2026-10-25"] * n,
+    }  # fmt: skip
+    lists, frames = BatchEvaluator(engine, PEOPLE), BatchEvaluator(engine, PEOPLE)
+    lists.run(Rows(**columns))
+    frames.run(FrameRows.of_columns(columns))
+    for pid in ("pts", "cash"):
+        a, b = lists.totals[pid], frames.totals[pid]
+        assert (a.grants, a.quantity, a.cost, a.refusals) == (b.grants, b.quantity, b.cost, b.refusals)
+    assert lists.totals["cash"].grants == 2
+    assert dict(lists.totals["pts"].refusals) == {"not_qualified:min_amount": 2}
