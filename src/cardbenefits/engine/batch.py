@@ -98,6 +98,7 @@ _ONE = Decimal(1)
 _FEN = Decimal("0.01")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _UNDO_VALUES = sorted(str(kind) for kind in _UNDOING)
+_HASH_SEED = 20261124  # any fixed seed: ids and the ids looked up are hashed alike
 # the decimal type amounts are compared and divided in, in polars: 15 integer and 8 fraction digits
 # hold every amount the readers accept (simulate.columnar._AMOUNT) exactly
 _SCALE = 8
@@ -399,9 +400,13 @@ def ladder_windows(
 
 class _Kept:
     """One chunk's purchases kept for refunds (id, customer, amount, instant, a flag per programme
-    granting column-wise), with the smallest and largest id (a look-up skips chunks outside)."""
+    granting column-wise), with the smallest and largest id (a look-up skips chunks outside).
 
-    __slots__ = ("first", "frame", "last", "sorted")
+    Ids are found by binary search: on the ids themselves when they are sorted (ids that grow
+    with time), else on their hashes, sorted the first time the chunk is searched.
+    """
+
+    __slots__ = ("first", "frame", "hashes", "last", "order", "sorted")
 
     def __init__(self, frame: Any) -> None:
         self.frame = frame
@@ -409,18 +414,33 @@ class _Kept:
         self.first: str = ids.min()
         self.last: str = ids.max()
         self.sorted: bool = ids.is_sorted()
+        self.hashes: Any = None
+        self.order: Any = None
 
     def find(self, tids: list[str]) -> Any:
-        """The last row of each of ``tids`` (sorted) found, in row order (binary search if ids are sorted)."""
+        """The last row of each of ``tids`` (sorted) found, in row order."""
         pl = polars()
         frame = self.frame
-        if not self.sorted:
-            return frame.filter(pl.col("id").is_in(tids)).unique("id", keep="last", maintain_order=True)
         ids = frame.get_column("id")
         wanted = pl.Series(tids, dtype=pl.String)
-        at = (ids.search_sorted(wanted, side="right").cast(pl.Int64) - 1).clip(0)  # an id's last row
-        rows = at.filter(ids.gather(at) == wanted)
-        return frame.gather(rows.unique().sort())
+        if self.sorted:
+            at = (ids.search_sorted(wanted, side="right").cast(pl.Int64) - 1).clip(0)  # an id's last row
+            return frame.gather(at.filter(ids.gather(at) == wanted).unique().sort())
+        if self.hashes is None:
+            hashes = ids.hash(seed=_HASH_SEED)
+            self.order = hashes.arg_sort()
+            self.hashes = hashes.gather(self.order)
+        keys = wanted.hash(seed=_HASH_SEED)
+        spans = pl.DataFrame(
+            {
+                "lo": self.hashes.search_sorted(keys, side="left").cast(pl.Int64),
+                "hi": self.hashes.search_sorted(keys, side="right").cast(pl.Int64),
+            }
+        )
+        slots = spans.select(pl.int_ranges("lo", "hi").explode().drop_nulls()).to_series()
+        rows = self.order.gather(slots).sort()
+        found = frame.gather(rows)
+        return found.filter(pl.col("id").is_in(tids)).unique("id", keep="last", maintain_order=True)
 
 
 class _LadderClaim:
