@@ -95,7 +95,6 @@ __all__ = ["BatchEvaluator", "FrameRows", "ProgrammeTotals", "Rows", "Transactio
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_FEN = Decimal("0.01")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _UNDO_VALUES = sorted(str(kind) for kind in _UNDOING)
 _HASH_SEED = 20261124  # any fixed seed: ids and the ids looked up are hashed alike
@@ -666,19 +665,19 @@ class BatchEvaluator:
         if not n:
             return
         if not customers_known:
-            if self._known is None:
-                ids = list(self.customers)
-                self._known = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
-            strangers = frame.select("customer_id").join(self._known, on="customer_id", how="anti")
-            if strangers.height:
-                unknown = frame.get_column("customer_id").is_in(strangers.get_column("customer_id").implode())
-                first = int(unknown.arg_true()[0])
+            first = self.unknown_row(rows)
+            if first is not None:
                 if first:
                     self._run_frame(rows.slice(0, first))
                 tid, cid = frame["id"][first], frame["customer_id"][first]
                 message = "the transaction names an unknown customer"
                 raise EngineError(message, path=f"{tid}.customer_id", value=cid)
         cells = CellRows(rows)
+        exact = not frame.select(col("amount").str.contains(r"[eE]|\.[0-9]{9}").any()).item()
+        work = frame.with_columns(
+            pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"),
+            *([col("amount").cast(pl.Decimal(38, _SCALE)).alias("__amount")] if exact else []),
+        )
         undoing = frame.get_column("kind").is_in(_UNDO_VALUES)
         undo = undoing.arg_true().to_list() if undoing.any() else []
         position: dict[str, int] = {}
@@ -686,19 +685,12 @@ class BatchEvaluator:
             cells.load(undo, ("id", "customer_id", "refund_of", "amount", "currency", "at_us", "day"))
             tids = {cells.refund_of[r] for r in undo}
             tids.discard(None)
-            hits = frame.select("id", pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row")).filter(
-                col("id").is_in(list(tids))
-            )
-            position = dict(zip(hits["id"].to_list(), hits["row"].to_list(), strict=True))
+            hits = work.select("id", "__row").filter(col("id").is_in(list(tids)))
+            position = dict(zip(hits["id"].to_list(), hits["__row"].to_list(), strict=True))
             self._fault_in(tids - position.keys())  # originals of earlier chunks
             cells.load(sorted(position.values()), ("kind", "customer_id", "amount", "currency", "at_us"))
         refunds, failure = self._refunds(cells, undo, position)
         buys = ~undoing
-        exact = not frame.select(col("amount").str.contains(r"[eE]|\.[0-9]{9}").any()).item()
-        work = frame.with_columns(
-            pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"),
-            *([col("amount").cast(pl.Decimal(38, _SCALE)).alias("__amount")] if exact else []),
-        )
         base_rows: dict[str, dict[int, Decimal]] = {}
         kept: dict[int, dict[str, Decimal]] = {r.row: {} for r in refunds}
         granted: dict[str, Any] = {}
@@ -724,6 +716,16 @@ class BatchEvaluator:
             cells.load(found, _LADDER_CELLS)
             self._ladder(plan, cells, [], refunds, found)
         self._close(cells, refunds, failure, n)
+
+    def unknown_row(self, rows: FrameRows) -> int | None:
+        """The first row of ``rows`` naming a customer not in :attr:`customers` (None: there is none)."""
+        pl = polars()
+        if self._known is None:
+            ids = list(self.customers)
+            self._known = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
+        frame = rows.frame.select("customer_id", pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"))
+        strangers = frame.join(self._known, on="customer_id", how="anti")
+        return int(strangers.get_column("row").min()) if strangers.height else None  # type: ignore[arg-type]
 
     def _columnwise(self, c: _Plan) -> bool:
         """Whether ``c`` earns column-wise (see :meth:`_run_frame`)."""

@@ -16,7 +16,7 @@ not fourteen million.
 ...     "refund_of": [None, "t1"], "at_us": [1, 2], "posted_us": [1, 2],
 ...     "day": ["1970-01-01", "1970-01-01"], "posted_day": ["1970-01-01", "1970-01-01"]})
 >>> cells = rows.cells("amount")
->>> cells[1], len(cells.loaded)
+>>> cells[1], len(cells)
 (Decimal('8.00'), 2)
 >>> rows.amount, len(rows)
 ([Decimal('88.00'), Decimal('8.00')], 2)
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from cardbenefits.errors import CardBenefitsError
+from cardbenefits.errors import EngineError
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -58,16 +58,12 @@ _INT_COLUMNS: Final = frozenset({"at_us", "posted_us"})
 _BLOCK: Final = 512
 
 
-class MissingPolarsError(CardBenefitsError):
-    """polars is needed and not installed."""
-
-
 def polars() -> Any:
-    """The polars module (the ``polars`` extra), or :class:`MissingPolarsError` naming the extra."""
+    """The polars module (the ``polars`` extra), or an EngineError naming the extra."""
     try:
         return importlib.import_module("polars")
     except ImportError:  # pragma: no cover - the dev install has polars
-        raise MissingPolarsError(
+        raise EngineError(
             "the vectorized path needs polars: pip install 'cardbenefits[polars]'", path="polars", value=None
         ) from None
 
@@ -97,7 +93,7 @@ class Cells(dict[int, Any]):
     """One column's cells by row index, converted block by block on first use.
 
     A dict, so reading a loaded cell costs a dict lookup; a missing row loads its block
-    (:data:`_BLOCK` rows) from the frame. :meth:`load` converts a given set of rows at once.
+    (:data:`_BLOCK` rows) from the frame. :meth:`FrameRows.load` converts given rows at once.
     """
 
     __slots__ = ("_convert", "_series")
@@ -106,11 +102,6 @@ class Cells(dict[int, Any]):
         super().__init__()
         self._series = series
         self._convert = convert
-
-    @property
-    def loaded(self) -> Mapping[int, Any]:
-        """The cells converted so far."""
-        return self
 
     def __missing__(self, row: int) -> Any:
         height = self._series.len()
@@ -123,15 +114,11 @@ class Cells(dict[int, Any]):
         self.update(zip(range(start, start + len(values)), values, strict=True))
         return values[row - start]
 
-    def load(self, rows: Sequence[int]) -> None:
-        """Convert the cells of ``rows`` (ascending row indices) in one gather."""
-        missing = [r for r in rows if r not in self]
-        if not missing:
-            return
-        values = self._series.gather(missing).to_list()
+    def fill(self, rows: Sequence[int], values: list[Any]) -> None:
+        """Set the cells of ``rows`` from their raw ``values`` (converted here)."""
         if self._convert is not None:
             values = self._convert(values)
-        self.update(zip(missing, values, strict=True))
+        self.update(zip(rows, values, strict=True))
 
 
 class FrameRows:
@@ -203,10 +190,7 @@ class FrameRows:
         pl = polars()
         picked = self.frame.select(list(pending)).gather(pl.Series(missing, dtype=pl.Int64))
         for name, cells in pending.items():
-            values = picked.get_column(name).to_list()
-            if cells._convert is not None:
-                values = cells._convert(values)
-            cells.update(zip(missing, values, strict=True))
+            cells.fill(missing, picked.get_column(name).to_list())
 
     def slice(self, start: int, stop: int) -> FrameRows:
         """Rows ``start`` to ``stop``."""
@@ -284,7 +268,7 @@ class FrameRows:
 
 
 class ListCells(Mapping[int, Any]):
-    """A built column read as cells (:meth:`load` has nothing to do)."""
+    """A built column read as cells."""
 
     __slots__ = ("_values",)
 
@@ -299,9 +283,6 @@ class ListCells(Mapping[int, Any]):
 
     def __iter__(self) -> Any:
         return iter(range(len(self._values)))
-
-    def load(self, rows: Sequence[int]) -> None:
-        """Nothing: every cell is built."""
 
 
 class CellRows:

@@ -47,7 +47,7 @@ from cardbenefits.facts import Customer, DrawRequest, Event, Referral, Transacti
 from cardbenefits.facts import _utc as _naive_utc
 from cardbenefits.ledger import Ledger
 from cardbenefits.ledger.entries import EntryKind
-from cardbenefits.simulate.columnar import EventChunk, TransactionColumns, _polars
+from cardbenefits.simulate.columnar import _UNDOING, EventChunk, TransactionColumns, _polars
 from cardbenefits.simulate.io import SimulationError
 from cardbenefits.simulate.replay import Progress, Replay, Simulation, SimulationResult
 
@@ -100,7 +100,6 @@ class _Run:
         self.done = 0
         self.as_us = 0
         self.active: list[Any] = []  # per chunk: the customers of its batch-decided rows
-        self.known: Any = None  # the customers' ids, a polars frame
 
     def start(self, chunk: EventChunk) -> Replay:
         """The first chunk fixes ``as_of`` (default: the first event's instant, as the replay does)."""
@@ -202,15 +201,10 @@ class _Run:
     ) -> None:
         """Raise for the first row (``h`` to ``n``) naming an unknown customer, as the replay would:
         after the chunk's other events before it (any of which may raise first)."""
-        pl = _polars()
-        if self.known is None:
-            self.known = pl.DataFrame({"customer_id": list(replay.people)}, schema={"customer_id": pl.String})
-        row = pl.int_range(h, n, dtype=pl.Int64).alias("row")
-        rows = cols.frame.slice(h, n - h).select("customer_id", row)
-        strangers = rows.join(self.known, on="customer_id", how="anti")
-        if not strangers.height:
+        found = self.segmented(replay).unknown_row(cols.slice(h, n))
+        if found is None:
             return
-        first = int(strangers.get_column("row").min())  # type: ignore[arg-type]
+        first = h + found
         bound = cols.key(first)
         for key, event in others:
             if key >= bound:
@@ -239,7 +233,7 @@ class _Run:
         starts = dict(since)  # customer -> first instant (µs) from which they may hold a coupon
         after: dict[str, int] = {}  # customer -> first row from which they may (a returned coupon)
         holding = col("customer_id").is_in(sorted(holders))
-        undoing = col("kind").is_in(["refund", "reversal"])
+        undoing = col("kind").is_in(list(_UNDOING))
         while True:
             chosen = holding
             if starts:
