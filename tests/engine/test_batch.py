@@ -329,12 +329,18 @@ def test_refund_beyond_the_original_raises_like_the_engine() -> None:
     assert (str(got.value), got.value.path) == (str(expected.value), expected.value.path)
 
 
-def test_unknown_customer_is_an_error_naming_the_row() -> None:
-    engine = Engine([TransactionProgramme("cash", Qualifier())], catalog_version="v1", timezone=TZ)
-    stranger = Transaction("t9", "c9", "k9", Money.of(60), "m1", "5411", "pos", "purchase", START)
+@pytest.mark.parametrize("framed", [False, True], ids=["lists", "frame"])
+def test_unknown_customer_is_an_error_naming_the_row(framed: bool) -> None:
+    cash = TransactionProgramme("cash", Qualifier(), FixedReward(amount=Money.of(5)))
+    engine = Engine([cash], catalog_version="v1", timezone=TZ)
+    known = Transaction("t1", "c0", "k0", Money.of(60), "m1", "5411", "pos", "purchase", START)
+    later = START.add(hours=1)
+    stranger = Transaction("t9", "c9", "k9", Money.of(60), "m1", "5411", "pos", "purchase", later)
+    batch = BatchEvaluator(engine, PEOPLE)
     with pytest.raises(EngineError, match="unknown customer") as caught:
-        BatchEvaluator(engine, PEOPLE).run(rows_of(engine, [stranger]))
+        batch.run(rows_of(engine, [known, stranger], framed))
     assert caught.value.path == "t9.customer_id"
+    assert batch.totals["cash"].grants == 1  # the rows before it are decided
 
 
 def test_refusals_are_counted_by_reason_code() -> None:
